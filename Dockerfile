@@ -1,0 +1,7 @@
+FROM python:3.11-slim
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY stream_app ./stream_app
+RUN pip install --no-cache-dir .
+EXPOSE 6066
+CMD ["stream-app", "worker"]

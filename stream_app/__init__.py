@@ -1,0 +1,3 @@
+"""Kafka-native engine for live customer-success KPIs."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,74 @@
+"""The company after its history, at wall-clock pace, for a live demo."""
+
+from __future__ import annotations
+
+from collections import deque
+from datetime import datetime
+
+from stream_app.generator.clock import (
+    US_PER_DAY,
+    TsFormatter,
+    Tz,
+    ceil_ms,
+    floor_ms,
+    from_us,
+    to_us,
+)
+from stream_app.generator.company import Company
+from stream_app.generator.config import GeneratorConfig
+from stream_app.generator.noise import Noise
+
+
+class LiveSimulation:
+    """Continues the company of :func:`generate_history` with the same config after ``end``.
+
+    The company's state is rebuilt by re-simulating the history window without product
+    activity (a small fraction of the work of generating it). :meth:`events_between` then
+    simulates further days on demand. Only events after the history's ``end`` are ever
+    returned, each at most once (plus injected duplicates, if configured), so the history
+    followed by consecutive intervals is one consistent stream: same accounts, users,
+    subscriptions, open tickets. With ``end=None`` the config is resolved to "now" here;
+    pass the resolved :attr:`cfg` to :func:`generate_history` to pair the two.
+    """
+
+    def __init__(self, cfg: GeneratorConfig) -> None:
+        self._company = Company(cfg, activity_stream="live")
+        self.cfg = self._company.cfg
+        self._history_end_us = self._company.end_us
+        self._first_us = floor_ms(self._history_end_us) + 1_000  # history keeps the rest
+        self._fmt = TsFormatter()
+        self._noise = Noise(self.cfg, "live")
+        self._buffer: deque[tuple[int, Tz, dict[str, object]]] = deque()
+        while self._company.next_day < self._history_end_us // US_PER_DAY:
+            self._company.simulate_day(activity=False)
+
+    @property
+    def history_end(self) -> datetime:
+        """The end of the history this simulation continues."""
+        return from_us(self._history_end_us)
+
+    def events_between(self, start: datetime, end: datetime) -> list[dict[str, object]]:
+        """Events with ``start <= ts < end`` not returned before, in ascending ``ts`` order.
+
+        Events of a skipped stretch (before ``start`` and after the previous call) are lost,
+        like a consumer that was not listening; intervals must be timezone-aware.
+        """
+        if start.utcoffset() is None or end.utcoffset() is None:
+            raise ValueError("start and end must be timezone-aware")
+        # the bounds apply to the ts as written (whole milliseconds)
+        low = max(ceil_ms(to_us(start)), self._first_us)
+        high = ceil_ms(to_us(end))
+        company, buffer = self._company, self._buffer
+        while company.next_day * US_PER_DAY < high:
+            day_start = company.next_day * US_PER_DAY
+            buffer.extend(
+                (day_start + ms * 1_000, tz, event) for ms, _, tz, event in company.simulate_day()
+            )
+        out: list[dict[str, object]] = []
+        fmt = self._fmt
+        while buffer and buffer[0][0] < high:
+            ts, tz, event = buffer.popleft()
+            if ts >= low:
+                event["ts"] = fmt(ts, tz)
+                out.append(event)
+        return self._noise.apply(out)

@@ -1,0 +1,90 @@
+"""Transport noise: redelivered duplicates and events that break the contract."""
+
+from __future__ import annotations
+
+from operator import itemgetter
+from random import Random
+
+from stream_app.generator.clock import derived_rng, new_id
+from stream_app.generator.config import GeneratorConfig
+
+#: the ways an injected event violates the contract
+INVALID_KINDS = (
+    "missing_field",
+    "score_out_of_range",
+    "naive_timestamp",
+    "unknown_type",
+    "number_as_string",
+)
+UNKNOWN_TYPES = ("page_viewed", "user_logged_in", "trial_started", "SESSION_STARTED")
+_NUMERIC = ("mrr", "amount", "score", "contacts")
+_OPTIONAL = frozenset({"reason"})
+_BAD_SCORES = {"nps": (-1, 11, 12, 100), "csat": (0, 6, 10), "ces": (0, 8, 10)}
+_BY_POSITION = itemgetter(0)
+
+
+class Noise:
+    """Adds ``duplicate_ratio`` redeliveries and ``invalid_ratio`` broken events to batches.
+
+    The counts are exact over the whole stream (carried across batches): after ``n`` events
+    ``round(n * ratio)`` duplicates and invalid events have been added. A duplicate is a copy
+    of an event (same ``event_id``) placed 1-50 positions after it in the batch; an invalid
+    event has a fresh ``event_id`` and sits at a random position. The randomness is separate
+    from the company's, so the valid events do not depend on the ratios.
+    """
+
+    def __init__(self, cfg: GeneratorConfig, stream: str) -> None:
+        self._dup_ratio = cfg.duplicate_ratio
+        self._inv_ratio = cfg.invalid_ratio
+        self._rng = derived_rng(cfg.seed, "noise", stream)
+        self._seen = self._dups = self._invalids = 0
+
+    def apply(self, events: list[dict[str, object]]) -> list[dict[str, object]]:
+        if not events or (self._dup_ratio == 0.0 and self._inv_ratio == 0.0):
+            return events
+        rng, n = self._rng, len(events)
+        self._seen += n
+        n_dup = min(n, round(self._seen * self._dup_ratio) - self._dups)
+        n_inv = round(self._seen * self._inv_ratio) - self._invalids
+        self._dups += n_dup
+        self._invalids += n_inv
+        keyed: list[tuple[float, dict[str, object]]] = [(float(i), e) for i, e in enumerate(events)]
+        for i in rng.sample(range(n), n_dup):
+            keyed.append((min(i + rng.randint(1, 50), n - 1) + 0.5, dict(events[i])))
+        for _ in range(n_inv):
+            keyed.append((rng.random() * n, corrupt(rng, events[rng.randrange(n)])))
+        keyed.sort(key=_BY_POSITION)
+        return [event for _, event in keyed]
+
+
+def corrupt(rng: Random, base: dict[str, object], kind: str | None = None) -> dict[str, object]:
+    """A copy of ``base`` with a new id that ``parse_event`` rejects (``kind`` or random)."""
+    kind = kind or rng.choice(INVALID_KINDS)
+    event = dict(base)
+    event["event_id"] = new_id(rng)
+    if kind == "missing_field":
+        del event[rng.choice([key for key in event if key not in _OPTIONAL])]
+    elif kind == "naive_timestamp":
+        event["ts"] = str(event["ts"])[:-6]  # drop the "+HH:MM" offset
+    elif kind == "unknown_type":
+        event["type"] = rng.choice(UNKNOWN_TYPES)
+    elif kind == "number_as_string" and any(key in event for key in _NUMERIC):
+        key = rng.choice([key for key in _NUMERIC if key in event])
+        event[key] = str(event[key])
+    else:  # an out-of-range score, or a score sent as a string
+        survey = rng.choice(tuple(_BAD_SCORES))
+        bad = rng.choice(_BAD_SCORES[survey])
+        event = {
+            "event_id": event["event_id"],
+            "type": "survey_answered",
+            "ts": base["ts"],
+            "account_id": base["account_id"],
+            "user_id": base.get("user_id") or f"usr_{rng.getrandbits(48):012x}",
+            "survey": survey,
+            "score": bad if kind == "score_out_of_range" else str(rng.randint(*_range(survey))),
+        }
+    return event
+
+
+def _range(survey: str) -> tuple[int, int]:
+    return {"nps": (0, 10), "csat": (1, 5), "ces": (1, 7)}[survey]

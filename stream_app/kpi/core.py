@@ -1,0 +1,178 @@
+"""One partition's KPI state: validation, deduplication, bookkeeping, reads.
+
+The worker keeps one ``PartitionCore`` per assigned partition; ``replay`` uses one for
+everything. Both feed it the same bytes through :meth:`PartitionCore.ingest`, so they
+cannot disagree.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from collections.abc import Iterator
+from typing import Any
+
+from stream_app.contract import (
+    EVENT_TYPES,
+    REJECTION_REASONS,
+    TYPE_TOPIC,
+    AnyEvent,
+    Rejection,
+    check_transport,
+    parse_event,
+)
+from stream_app.kpi.account import AccountState
+from stream_app.kpi.families import Family
+from stream_app.kpi.usage import UsageKpis
+from stream_app.settings import KpiSettings
+from stream_app.timeutil import day_of
+
+
+class Outcome(enum.Enum):
+    APPLIED = "applied"
+    DUPLICATE = "duplicate"
+    REDELIVERED = "redelivered"  # already in state (worker restart): ignored silently
+    REJECTED = "rejected"
+    LATER = "later"  # replay only: after --as-of, not counted
+
+
+class PartitionCore:
+    """KPI state of one partition (or of a whole replay)."""
+
+    def __init__(self, settings: KpiSettings, partition: int = 0) -> None:
+        self.settings = settings
+        self.partition = partition
+        self.tz = settings.tz
+        self.horizon = settings.dedupe_horizon_days
+        self.max_bytes = settings.max_message_bytes
+        self.accounts: dict[str, AccountState] = {}
+        self.usage = UsageKpis(settings.feature_limit)
+        self.type_counts: Counter[str] = Counter()
+        self.duplicates = 0
+        self.rejected: Counter[str] = Counter()
+        self.offsets: dict[str, int] = {}  # role -> highest offset fully handled
+        self.dirty: set[str] = set()
+        self.max_ts: float | None = None
+
+    # -- ingest ---------------------------------------------------------------
+    def ingest(
+        self,
+        raw: bytes | str,
+        role: str | None = None,
+        key: bytes | None = None,
+        offset: int | None = None,
+        until: float | None = None,
+    ) -> tuple[Outcome, AnyEvent | Rejection]:
+        """Validate and apply one message; never raises on bad input.
+
+        ``until`` (replay's ``--as-of``, epoch seconds): a valid event with a later
+        ``ts`` is not counted at all (outcome ``LATER``), as if it had not happened yet.
+        """
+        if role is not None and offset is not None and self.already_handled(role, offset):
+            return Outcome.REDELIVERED, Rejection("redelivered", "handled before a restart")
+        result = parse_event(raw, self.max_bytes)
+        if not isinstance(result, Rejection):
+            transport = check_transport(result, role, key)
+            if transport is not None:
+                result = transport
+        if isinstance(result, Rejection):
+            self.rejected[result.reason] += 1
+            self._handled(role, offset)
+            return Outcome.REJECTED, result
+        try:
+            day = day_of(result.ts, self.tz)
+        except (OverflowError, ValueError) as exc:
+            rejection = Rejection("invalid_timestamp", f"ts: {exc}")
+            self.rejected[rejection.reason] += 1
+            self._handled(role, offset)
+            return Outcome.REJECTED, rejection
+        if until is not None and result.ts.timestamp() > until:
+            return Outcome.LATER, result
+        outcome = self.apply(result, day, role, offset)
+        self._handled(role, offset)
+        return outcome, result
+
+    def already_handled(self, role: str, offset: int) -> bool:
+        """True when a redelivered message was fully handled before a restart."""
+        return offset <= self.offsets.get(role, -1)
+
+    def _handled(self, role: str | None, offset: int | None) -> None:
+        if role is not None and offset is not None and offset > self.offsets.get(role, -1):
+            self.offsets[role] = offset
+
+    def apply(
+        self, event: AnyEvent, day: int, role: str | None = None, offset: int | None = None
+    ) -> Outcome:
+        """Apply one valid event whose calendar day is ``day``."""
+        account_id = event.account_id
+        acct = self.accounts.get(account_id)
+        if acct is None:
+            acct = self.accounts[account_id] = AccountState()
+        if role is not None and offset is not None:
+            if offset <= acct.offsets.get(role, -1):
+                return Outcome.REDELIVERED
+            acct.offsets[role] = offset
+        self.dirty.add(account_id)
+        role_of = TYPE_TOPIC[event.type]
+        seen = acct.seen.get(role_of)
+        if seen is None:
+            seen = acct.seen[role_of] = {}
+        if event.event_id in seen:
+            acct.duplicates += 1
+            self.duplicates += 1
+            return Outcome.DUPLICATE
+        latest = acct.max_day.get(role_of)
+        if latest is None or day > latest:
+            latest = acct.max_day[role_of] = day
+            oldest = day - self.horizon
+            if any(d < oldest for d in seen.values()):
+                seen = acct.seen[role_of] = {k: d for k, d in seen.items() if d >= oldest}
+        if day >= latest - self.horizon:
+            seen[event.event_id] = day
+        acct.counts[event.type] = acct.counts.get(event.type, 0) + 1
+        self.type_counts[event.type] += 1
+        ts = event.ts.timestamp()
+        if self.max_ts is None or ts > self.max_ts:
+            self.max_ts = ts
+        self.usage.apply(acct, event, day)
+        return Outcome.APPLIED
+
+    # -- persistence ----------------------------------------------------------
+    def take_dirty(self) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Records of the accounts changed since the last call (coalesced)."""
+        dirty, self.dirty = self.dirty, set()
+        for account_id in sorted(dirty):
+            yield account_id, self.accounts[account_id].to_record(self.partition)
+
+    def meta_record(self) -> dict[str, Any]:
+        """Partition-level state: rejections and handled offsets."""
+        return {"p": self.partition, "r": dict(self.rejected), "o": dict(self.offsets)}
+
+    def load_meta(self, record: dict[str, Any]) -> None:
+        self.rejected = Counter(record.get("r", {}))
+        self.offsets = dict(record.get("o", {}))
+
+    def load_account(self, account_id: str, record: dict[str, Any]) -> None:
+        """Add a recovered account (from the changelog) to this partition."""
+        acct = AccountState.from_record(record)
+        self.accounts[account_id] = acct
+        self.type_counts.update(acct.counts)
+        self.duplicates += acct.duplicates
+        self.usage.attach(acct)
+
+    # -- reads ----------------------------------------------------------------
+    def families(self, as_of_day: int) -> list[Family]:
+        """Every ``cs_*`` family as of the end of ``as_of_day`` (event time)."""
+        events = Family("cs_events", "counter", "Accepted events by type.")
+        for name in EVENT_TYPES:
+            events.add(self.type_counts.get(name, 0), "_total", type=name)
+        dups = Family(
+            "cs_events_duplicate",
+            "counter",
+            "Events whose event_id was already processed (counted once).",
+        )
+        dups.add(self.duplicates, "_total")
+        rejected = Family("cs_events_rejected", "counter", "Rejected events by reason.")
+        for reason in REJECTION_REASONS:
+            rejected.add(self.rejected.get(reason, 0), "_total", reason=reason)
+        return [events, dups, rejected, *self.usage.families(as_of_day)]

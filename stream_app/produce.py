@@ -1,0 +1,98 @@
+"""Produce contract events to their Kafka topics (key = account_id), optionally paced."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+
+from stream_app.contract import TYPE_TOPIC
+
+
+def bootstrap_of(broker: str) -> str:
+    """``kafka://h:p;kafka://h2:p`` (Faust style) -> ``h:p,h2:p`` (aiokafka style)."""
+    parts = [p.strip() for p in broker.replace(";", ",").split(",") if p.strip()]
+    return ",".join(p.split("://", 1)[-1] for p in parts)
+
+
+def route(event: Mapping[str, Any], topics: Mapping[str, str]) -> tuple[str, bytes | None]:
+    """Topic name and key of an event (unknown types go to the product topic)."""
+    role = TYPE_TOPIC.get(str(event.get("type")), "product")
+    account = event.get("account_id")
+    key = account.encode() if isinstance(account, str) else None
+    return topics[role], key
+
+
+class Pacer:
+    """Keeps a steady rate: ``await tick(n)`` after sending n events."""
+
+    def __init__(self, rate: float | None) -> None:
+        self.rate = rate
+        self.started = time.monotonic()
+        self.sent = 0
+
+    async def tick(self, n: int = 1) -> None:
+        self.sent += n
+        if not self.rate:
+            return
+        ahead = self.sent / self.rate - (time.monotonic() - self.started)
+        if ahead > 0:
+            await asyncio.sleep(ahead)  # pacing a producer, not a test wait
+
+
+async def produce(
+    broker: str,
+    topics: Mapping[str, str],
+    events: Iterable[Mapping[str, Any] | bytes],
+    rate: float | None = None,
+    producer: AIOKafkaProducer | None = None,
+) -> int:
+    """Send ``events`` (dicts, or pre-encoded bytes routed to the product topic)."""
+    own = producer is None
+    if producer is None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap_of(broker), linger_ms=20)
+        await producer.start()
+    pacer = Pacer(rate)
+    count = 0
+    try:
+        for event in events:
+            if isinstance(event, bytes):
+                topic, key, value = topics["product"], None, event
+            else:
+                topic, key = route(event, topics)
+                value = orjson.dumps(event)
+            await producer.send(topic, value, key=key)
+            count += 1
+            if count % 100 == 0:
+                await pacer.tick(100)
+        await producer.flush()
+    finally:
+        if own:
+            await producer.stop()
+    return count
+
+
+async def produce_live(
+    broker: str,
+    topics: Mapping[str, str],
+    events_between: Callable[[datetime, datetime], Iterable[Mapping[str, Any]]],
+    start: datetime,
+    period: float = 1.0,
+) -> None:
+    """Forever: every ``period`` seconds, send the events of the wall-clock slice just past."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_of(broker), linger_ms=20)
+    await producer.start()
+    try:
+        last = start
+        while True:
+            await asyncio.sleep(period)  # live traffic: one slice of real time per period
+            now = datetime.now(UTC)
+            await produce(broker, topics, events_between(last, now), producer=producer)
+            last = now
+    finally:
+        await producer.stop()

@@ -1,0 +1,68 @@
+"""Configuration: flags or ``CS_``-prefixed environment variables (pydantic-settings)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+TOPIC_ROLES = ("product", "billing", "feedback", "support")
+
+
+class KpiSettings(BaseSettings):
+    """What the KPI core needs; shared by the worker and ``replay``."""
+
+    model_config = SettingsConfigDict(env_prefix="CS_", extra="ignore")
+
+    timezone: str = Field("UTC", description="IANA zone that defines calendar days")
+    feature_limit: int = Field(200, ge=1, description="distinct feature names before folding")
+    dedupe_horizon_days: int = Field(7, ge=1, description="days of event time ids are kept")
+    max_message_bytes: int = Field(1_048_576, ge=256, description="larger messages are rejected")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Settings(KpiSettings):
+    """Worker settings: broker, topics and endpoints on top of the KPI settings."""
+
+    broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s)")
+    app_id: str = Field("cs-kpi", description="Faust app id = consumer group")
+    partitions: int = Field(4, ge=1, description="partition count of every topic")
+    topic_product: str = "product-events"
+    topic_billing: str = "billing-events"
+    topic_feedback: str = "feedback-events"
+    topic_support: str = "support-events"
+    topic_dead_letters: str = "cs-dead-letters"
+    replication: int = Field(1, ge=1)
+    web_host: str = Field("127.0.0.1", description="bind address of /metrics and the HTTP API")
+    web_port: int = Field(6066, ge=0, le=65535, description="port of /metrics")
+    data_dir: str = Field("./.stream-app-data", description="Faust's local data directory")
+    batch_size: int = Field(2000, ge=1, description="events applied to the core at once")
+    batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
+    commit_interval_s: float = Field(1.0, gt=0)
+    session_timeout_s: float = Field(10.0, gt=0, description="consumer group session timeout")
+    security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    sasl_username: str | None = None
+    sasl_password: SecretStr | None = None
+    ssl_cafile: str | None = None
+
+    def topic_names(self) -> dict[str, str]:
+        """Topic role -> topic name."""
+        return {
+            "product": self.topic_product,
+            "billing": self.topic_billing,
+            "feedback": self.topic_feedback,
+            "support": self.topic_support,
+        }

@@ -1,0 +1,44 @@
+"""Calendar days of event time in the configured timezone."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta, tzinfo
+
+_EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+
+
+def day_of(ts: datetime, tz: tzinfo) -> int:
+    """The calendar day (days since 1970-01-01) of ``ts`` in ``tz``."""
+    return ts.astimezone(tz).date().toordinal() - _EPOCH_ORDINAL
+
+
+def day_start(day: int, tz: tzinfo) -> datetime:
+    """00:00 of ``day`` in ``tz``, as an aware datetime."""
+    local = datetime.combine(date.fromordinal(day + _EPOCH_ORDINAL), datetime.min.time())
+    return local.replace(tzinfo=tz)
+
+
+def day_label(day: int) -> str:
+    """ISO date of a day number (for logs and docs)."""
+    return date.fromordinal(day + _EPOCH_ORDINAL).isoformat()
+
+
+def window_first_day(as_of_day: int, days: int) -> int:
+    """First day of the ``days``-day window that ends on ``as_of_day`` (inclusive)."""
+    return as_of_day - days + 1
+
+
+def parse_as_of(text: str) -> datetime:
+    """Parse an RFC 3339 time given on the command line (an offset is required)."""
+    value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    if value.tzinfo is None:
+        raise ValueError(f"{text!r} has no UTC offset (write e.g. {text}Z)")
+    return value
+
+
+def utc_now() -> datetime:
+    """The wall clock (the live worker's T)."""
+    return datetime.now(UTC)
+
+
+ONE_DAY = timedelta(days=1)

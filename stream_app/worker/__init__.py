@@ -1,0 +1,1 @@
+"""The Faust shell: thin glue between Kafka and the KPI core."""

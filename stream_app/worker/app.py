@@ -1,0 +1,186 @@
+"""Faust app factory: topics, the state table, the batch agent, /metrics."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import faust
+from faust.types import TP, EventT
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    generate_latest,
+)
+
+from stream_app.contract import Rejection
+from stream_app.exposition import KpiCollector
+from stream_app.kpi.core import Outcome
+from stream_app.settings import Settings
+from stream_app.timeutil import utc_now
+from stream_app.worker.broker_auth import broker_credentials
+from stream_app.worker.deadletter import dead_letter_headers
+from stream_app.worker.state import PartitionStates
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class PipelineMetrics:
+    """Worker-only metrics (``stream_app_*``): not KPIs, not in ``replay``."""
+
+    batches: Counter
+    messages: Counter
+    partitions: Gauge
+    last_batch: Gauge
+
+    @classmethod
+    def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
+        return cls(
+            batches=Counter(
+                "stream_app_batches", "Batches applied to the core.", registry=registry
+            ),
+            messages=Counter(
+                "stream_app_messages",
+                "Messages handled, by outcome.",
+                ["outcome"],
+                registry=registry,
+            ),
+            partitions=Gauge(
+                "stream_app_partitions_owned", "Partitions this worker owns.", registry=registry
+            ),
+            last_batch=Gauge(
+                "stream_app_last_batch_timestamp_seconds",
+                "Wall-clock time of the last applied batch.",
+                registry=registry,
+            ),
+        )
+
+
+class KpiWorker:
+    """The shell: owns the Faust app, hands batches of messages to the partition cores."""
+
+    def __init__(self, settings: Settings, registry: CollectorRegistry | None = None) -> None:
+        self.settings = settings
+        self.registry = registry if registry is not None else CollectorRegistry(auto_describe=False)
+        self.app = self._make_app()
+        self.topic_roles = {name: role for role, name in settings.topic_names().items()}
+        self.source = self.app.topic(
+            *self.topic_roles,
+            key_type=bytes,
+            value_type=bytes,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
+        self.dead_letters = self.app.topic(
+            settings.topic_dead_letters,
+            key_serializer="raw",
+            value_serializer="raw",
+            partitions=settings.partitions,
+        )
+        self.table = self.app.Table(
+            "cs-state",
+            key_type=bytes,
+            value_type=bytes,
+            partitions=settings.partitions,
+            default=None,
+        )
+        self.states = PartitionStates(settings, self.table, self.table.data)
+        self.metrics = PipelineMetrics.create(self.registry)
+        self.registry.register(KpiCollector(self.states.owned, utc_now))
+        self._wire()
+
+    def _make_app(self) -> faust.App:
+        s = self.settings
+        return faust.App(
+            s.app_id,
+            broker=s.broker,
+            broker_credentials=broker_credentials(s),
+            store="memory://",
+            datadir=s.data_dir,
+            autodiscover=False,
+            topic_partitions=s.partitions,
+            topic_replication_factor=s.replication,
+            topic_allow_declare=True,
+            consumer_auto_offset_reset="earliest",
+            broker_commit_interval=s.commit_interval_s,
+            broker_session_timeout=s.session_timeout_s,
+            broker_heartbeat_interval=min(3.0, s.session_timeout_s / 3),
+            broker_rebalance_timeout=s.session_timeout_s,
+            broker_max_poll_interval=max(30.0, s.session_timeout_s * 3),
+            producer_max_request_size=max(s.max_message_bytes * 2, 4 * 1024 * 1024),
+            web_enabled=True,
+            web_bind=s.web_host,
+            web_host=s.web_host,
+            web_port=s.web_port,
+            web_transport="tcp://",
+        )
+
+    def _wire(self) -> None:
+        app = self.app
+        batch_size = self.settings.batch_size
+        within = self.settings.batch_within_s
+
+        @app.agent(self.source, name="cs-kpi-batches")
+        async def apply_batches(stream: faust.StreamT[bytes]) -> None:
+            async for events in stream.take_events(batch_size, within=within):  # type: ignore[attr-defined]
+                self.handle_batch(events)
+
+        @self.table.on_recover
+        async def _recovered() -> None:
+            self.states.assign(self._owned_partitions())
+            self.metrics.partitions.set(len(self.states.cores))
+
+        @app.on_partitions_revoked.connect  # type: ignore[arg-type]
+        async def _revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
+            self.states.revoke(tp.partition for tp in revoked if tp.topic in self.topic_roles)
+            self.metrics.partitions.set(len(self.states.cores))
+
+        @app.page("/metrics")
+        async def metrics(web: Any, request: Any) -> Any:
+            body = generate_latest(self.registry)
+            return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
+
+        self._agent = apply_batches
+
+    def _owned_partitions(self) -> set[int]:
+        assignment = self.app.consumer.assignment()
+        return {tp.partition for tp in assignment if tp.topic in self.topic_roles}
+
+    def handle_batch(self, events: Sequence[EventT]) -> None:
+        """Apply a batch to the cores, dead-letter rejections, persist changed state."""
+        touched: set[int] = set()
+        outcomes: dict[str, int] = {}
+        for event in events:
+            msg = event.message
+            role = self.topic_roles.get(msg.topic)
+            if role is None:
+                continue
+            core = self.states.core(msg.partition)
+            touched.add(msg.partition)
+            outcome, detail = core.ingest(msg.value or b"", role, msg.key, msg.offset)
+            outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
+            if outcome is Outcome.REJECTED and isinstance(detail, Rejection):
+                self.dead_letters.send_soon(
+                    key=msg.key,
+                    value=msg.value,
+                    partition=msg.partition,
+                    headers=dead_letter_headers(detail, msg.topic, msg.partition, msg.offset),
+                )
+        self.states.persist(sorted(touched))
+        self.metrics.batches.inc()
+        for outcome_name, n in outcomes.items():
+            self.metrics.messages.labels(outcome_name).inc(n)
+        self.metrics.last_batch.set(time.time())
+
+
+def build_worker(settings: Settings, registry: CollectorRegistry | None = None) -> KpiWorker:
+    """The worker for ``settings`` (one per process; tests build their own)."""
+    logging.getLogger("stream_app").setLevel(logging.INFO)
+    return KpiWorker(settings, registry)

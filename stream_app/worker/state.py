@@ -1,0 +1,117 @@
+"""The worker's partition-local state: one core per owned partition, persisted to a
+Faust table whose changelog is written with the *source* partition of each account.
+
+Record layout in the table (raw bytes, JSON): ``a:<account_id>`` -> account record,
+``m:<partition>`` -> partition meta (rejections, handled offsets). A batch writes its
+changed accounts first and the meta last, to the same changelog partition, so a
+recovered meta never claims offsets whose account records are missing.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping
+from typing import Any, Protocol
+
+import orjson
+
+from stream_app.kpi.core import PartitionCore
+from stream_app.settings import KpiSettings
+
+log = logging.getLogger(__name__)
+
+ACCOUNT_PREFIX = b"a:"
+META_PREFIX = b"m:"
+
+
+class ChangelogTable(Protocol):
+    """The part of a Faust table the shell needs (a fake in unit tests)."""
+
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> Any: ...
+
+
+def meta_key(partition: int) -> bytes:
+    return META_PREFIX + str(partition).encode()
+
+
+class PartitionStates:
+    """Cores of the partitions this worker owns, rebuilt from table data on assignment."""
+
+    def __init__(self, settings: KpiSettings, table: ChangelogTable, store: Any) -> None:
+        self.settings = settings
+        self.table = table
+        self.store = store  # the Faust store (``table.data``): a MutableMapping of bytes
+        self.cores: dict[int, PartitionCore] = {}
+
+    def owned(self) -> list[PartitionCore]:
+        return [self.cores[p] for p in sorted(self.cores)]
+
+    def core(self, partition: int) -> PartitionCore:
+        core = self.cores.get(partition)
+        if core is None:
+            core = self.cores[partition] = self._load({partition})[partition]
+        return core
+
+    def assign(self, partitions: Iterable[int]) -> None:
+        """Own exactly ``partitions``: drop the others, load the new ones from the store."""
+        wanted = set(partitions)
+        for p in set(self.cores) - wanted:
+            del self.cores[p]
+        missing = wanted - set(self.cores)
+        if missing:
+            self.cores.update(self._load(missing))
+            log.info("loaded state of partitions %s", sorted(missing))
+
+    def revoke(self, partitions: Iterable[int]) -> None:
+        for p in partitions:
+            self.cores.pop(p, None)
+
+    def _load(self, partitions: set[int]) -> dict[int, PartitionCore]:
+        cores = {p: PartitionCore(self.settings, p) for p in partitions}
+        for key, raw in list(self.store.items()):
+            if raw is None:
+                continue
+            record: dict[str, Any] = orjson.loads(raw)
+            core = cores.get(record.get("p", -1))
+            if core is None:
+                continue
+            if key.startswith(ACCOUNT_PREFIX):
+                core.load_account(key[len(ACCOUNT_PREFIX) :].decode(), record)
+            elif key.startswith(META_PREFIX):
+                core.load_meta(record)
+        return cores
+
+    def persist(self, partitions: Iterable[int]) -> int:
+        """Write changed accounts, then each partition's meta; returns records written."""
+        written = 0
+        for p in partitions:
+            core = self.cores.get(p)
+            if core is None:
+                continue
+            for account_id, record in core.take_dirty():
+                self._write(p, ACCOUNT_PREFIX + account_id.encode(), record)
+                written += 1
+            self._write(p, meta_key(p), core.meta_record())
+            written += 1
+        return written
+
+    def _write(self, partition: int, key: bytes, record: Mapping[str, Any]) -> None:
+        value = orjson.dumps(record)
+        data = getattr(self.store, "data", None)
+        if isinstance(data, dict):
+            data[key] = value
+            key_partition = getattr(self.store, "_key_partition", None)
+            if isinstance(key_partition, dict):
+                key_partition[key] = partition
+        else:
+            self.store[key] = value
+        self.table.send_changelog(
+            partition, key, value, key_serializer="raw", value_serializer="raw"
+        )

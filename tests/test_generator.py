@@ -1,0 +1,392 @@
+"""The simulated SaaS company (stream_app.generator): contract, order, determinism, noise,
+churn spike, live continuation and the plausibility of the KPIs it produces."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from random import Random
+
+import orjson
+import pytest
+
+from stream_app.contract import EVENT_TYPES, TYPE_TOPIC, Rejection, parse_event
+from stream_app.generator import (
+    INVALID_KINDS,
+    PLANS,
+    GeneratorConfig,
+    LiveSimulation,
+    encode,
+    generate_history,
+    topic_role,
+    write_jsonl,
+)
+from stream_app.generator.noise import corrupt
+
+Event = dict[str, object]
+
+END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # a Friday noon
+BASE = GeneratorConfig(seed=7, accounts=100, days=60, end=END)
+SMALL = GeneratorConfig(seed=3, accounts=30, days=10, end=END)
+TS_FORMAT = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d$")
+
+
+@cache
+def history(cfg: GeneratorConfig) -> tuple[Event, ...]:
+    # events are mutable dicts: tests must not modify them
+    return tuple(generate_history(cfg))
+
+
+def ts(event: Event) -> datetime:
+    value = event["ts"]
+    assert isinstance(value, str)
+    return datetime.fromisoformat(value)
+
+
+def rejected(event: Event) -> Rejection | None:
+    result = parse_event(encode(event))
+    return result if isinstance(result, Rejection) else None
+
+
+# --- contract and order -------------------------------------------------------------------
+
+
+def test_every_event_passes_the_contract() -> None:
+    events = history(BASE)
+    assert len(events) > 10_000
+    failures = [(e, r) for e in events if (r := rejected(e)) is not None]
+    assert failures == []
+
+
+def test_every_event_type_occurs() -> None:
+    counts = Counter(e["type"] for e in history(BASE))
+    assert set(counts) == set(EVENT_TYPES), set(EVENT_TYPES) - set(counts)
+
+
+def test_ts_ascending_within_window_and_rfc3339_with_offsets() -> None:
+    events = history(BASE)
+    times = [ts(e) for e in events]
+    assert times == sorted(times)
+    assert END - timedelta(days=BASE.days) <= times[0] and times[-1] <= END
+    assert all(TS_FORMAT.match(str(e["ts"])) for e in events)
+    offsets = Counter(str(e["ts"])[-6:] for e in events)
+    assert offsets["+00:00"] > 0.7 * len(events)
+    assert len(offsets) >= 3  # some producers write local time
+
+
+def test_ids_unique_and_users_sign_up_once() -> None:
+    events = history(BASE)
+    assert len({e["event_id"] for e in events}) == len(events)
+    signups = Counter(e["user_id"] for e in events if e["type"] == "user_signed_up")
+    assert signups and max(signups.values()) == 1
+
+
+def test_event_shapes() -> None:
+    events = history(BASE)
+    prices = {plan.name: plan.mrr for plan in PLANS}
+    for event in events:
+        kind = event["type"]
+        if kind in ("subscription_started", "subscription_changed", "subscription_renewed"):
+            assert event["mrr"] == prices[str(event["plan"])] and event["currency"] == "USD"
+        elif kind == "feature_used":
+            assert event["feature"] in BASE.features
+        elif kind == "milestone_reached":
+            assert event["milestone"] in BASE.milestones
+        elif kind == "subscription_cancelled":
+            assert isinstance(event["reason"], str) and event["reason"]
+    milestones = Counter(e["milestone"] for e in events if e["type"] == "milestone_reached")
+    assert milestones["activated"] > milestones["first_value"] > milestones["proficient"] > 0
+
+
+def test_tickets_resolve_after_opening_with_contacts() -> None:
+    opened: dict[object, datetime] = {}
+    resolved = 0
+    for event in history(BASE):
+        if event["type"] == "ticket_opened":
+            opened[event["ticket_id"]] = ts(event)
+        elif event["type"] == "ticket_resolved":
+            contacts = event["contacts"]
+            assert isinstance(contacts, int) and contacts >= 1
+            if event["ticket_id"] in opened:
+                assert ts(event) >= opened[event["ticket_id"]]
+                resolved += 1
+    assert resolved > 0.8 * len(opened)
+    channels = Counter(e["channel"] for e in history(BASE) if e["type"] == "ticket_opened")
+    assert channels.most_common(1)[0][0] == "email" and len(channels) >= 5
+
+
+# --- determinism --------------------------------------------------------------------------
+
+
+def test_same_config_gives_byte_identical_output() -> None:
+    first = [encode(e) for e in generate_history(SMALL)]
+    second = [encode(e) for e in generate_history(SMALL)]
+    assert first and first == second
+
+
+@pytest.mark.parametrize(
+    "change",
+    [{"seed": 4}, {"accounts": 31}, {"end": END + timedelta(hours=1)}],
+    ids=["seed", "accounts", "end"],
+)
+def test_a_different_config_gives_different_output(change: dict[str, object]) -> None:
+    base = [encode(e) for e in generate_history(SMALL)]
+    other = [encode(e) for e in generate_history(replace(SMALL, **change))]  # type: ignore[arg-type]
+    assert base != other
+
+
+# --- noise: duplicates and invalid events -------------------------------------------------
+
+
+@pytest.mark.parametrize("ratio", [0.01, 0.1])
+def test_duplicate_ratio(ratio: float) -> None:
+    clean = history(SMALL)
+    noisy = list(generate_history(replace(SMALL, duplicate_ratio=ratio)))
+    assert len(noisy) - len(clean) == round(ratio * len(clean))
+    first: dict[object, int] = {}
+    deduplicated = []
+    for position, event in enumerate(noisy):
+        if event["event_id"] in first:
+            assert event == noisy[first[event["event_id"]]]  # same id, same content, later
+        else:
+            first[event["event_id"]] = position
+            deduplicated.append(event)
+    assert deduplicated == list(clean)
+
+
+@pytest.mark.parametrize("ratio", [0.005, 0.05])
+def test_invalid_ratio_events_are_all_rejected(ratio: float) -> None:
+    clean = history(SMALL)
+    noisy = list(generate_history(replace(SMALL, invalid_ratio=ratio)))
+    extra = len(noisy) - len(clean)
+    assert extra == round(ratio * len(clean)) > 0
+    valid = [e for e in noisy if rejected(e) is None]
+    assert valid == list(clean)  # every injected event is rejected, nothing else is
+    if ratio >= 0.05:
+        reasons = Counter(r.reason for e in noisy if (r := rejected(e)) is not None)
+        assert len(reasons) >= 4, reasons
+
+
+EXPECTED_REASON = {
+    "missing_field": "missing_field",
+    "score_out_of_range": "score_out_of_range",
+    "naive_timestamp": "invalid_timestamp",
+    "unknown_type": "unknown_type",
+    "number_as_string": "invalid_field",
+}
+
+
+@pytest.mark.parametrize("kind", INVALID_KINDS)
+def test_each_invalid_kind_is_rejected_for_every_event_type(kind: str) -> None:
+    samples: dict[object, Event] = {}
+    for event in history(BASE):
+        samples.setdefault(event["type"], event)
+    rng = Random(1)
+    for base in samples.values():
+        for _ in range(5):
+            bad = corrupt(rng, base, kind)
+            rejection = rejected(bad)
+            assert rejection is not None, bad
+            assert rejection.reason == EXPECTED_REASON[kind], (bad, rejection)
+            assert bad.get("event_id") != base["event_id"]
+
+
+# --- churn spike --------------------------------------------------------------------------
+
+
+def test_churn_spike_multiplies_cancellations_in_the_spike_hour() -> None:
+    spike = datetime(2026, 11, 4, 15, 0, tzinfo=UTC)
+    cfg = replace(BASE, churn_spike_at=spike, churn_spike_hours=1.0, churn_spike_share=0.25)
+    events = history(cfg)
+    per_hour = Counter(
+        ts(e).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        for e in events
+        if e["type"] == "subscription_cancelled"
+    )
+    in_spike = per_hour[spike]
+    window_start = END - timedelta(days=cfg.days)
+    same_hour_other_days = [
+        per_hour[spike + timedelta(days=d)]
+        for d in range(-cfg.days, cfg.days)
+        if d and window_start <= spike + timedelta(days=d) <= END - timedelta(hours=1)
+    ]
+    assert len(same_hour_other_days) >= 50
+    baseline = sum(same_hour_other_days) / len(same_hour_other_days)
+    assert in_spike >= 10 * max(baseline, 0.5)
+    paying = {
+        e["account_id"]
+        for e in events
+        if e["type"] in ("subscription_renewed", "subscription_started") and ts(e) < spike
+    }
+    assert 0.1 * len(paying) <= in_spike <= 0.3 * len(paying)
+    reasons = Counter(
+        e["reason"] for e in events if e["type"] == "subscription_cancelled" and ts(e) >= spike
+    )
+    assert reasons.most_common(1)[0][0] == "price_increase"
+    # the rest of the company is untouched before the spike
+    before = [e for e in events if ts(e) < spike]
+    assert before == [e for e in history(BASE) if ts(e) < spike]
+
+
+# --- live continuation --------------------------------------------------------------------
+
+
+def live_run(cfg: GeneratorConfig, step: timedelta, count: int) -> list[list[Event]]:
+    live = LiveSimulation(cfg)
+    assert live.history_end == END
+    start = END
+    batches = []
+    for _ in range(count):
+        batches.append(live.events_between(start, start + step))
+        start += step
+    return batches
+
+
+def test_live_intervals_are_fresh_in_range_valid_and_deterministic() -> None:
+    step = timedelta(minutes=20)
+    batches = live_run(BASE, step, 3 * 24 * 3)  # three days
+    seen = {e["event_id"] for e in history(BASE)}
+    start = END
+    total = 0
+    for batch in batches:
+        times = [ts(e) for e in batch]
+        assert times == sorted(times)
+        assert all(start <= t < start + step for t in times)
+        for event in batch:
+            assert event["event_id"] not in seen
+            seen.add(event["event_id"])
+            assert rejected(event) is None
+        start += step
+        total += len(batch)
+    assert total > 300  # Friday noon to Monday noon: B2B users rest at the weekend
+    again = live_run(BASE, step, 3 * 24 * 3)
+    assert [[encode(e) for e in b] for b in again] == [[encode(e) for e in b] for b in batches]
+
+
+def test_live_continues_the_same_company() -> None:
+    live = [e for batch in live_run(BASE, timedelta(hours=6), 4 * 14) for e in batch]
+    events = [*history(BASE), *live]
+    accounts = {e["account_id"] for e in history(BASE)}
+    assert {e["account_id"] for e in live} <= accounts
+    state: dict[object, str] = {}  # a cancelled account renews nothing, a paying one never restarts
+    for event in events:
+        kind, account = event["type"], event["account_id"]
+        if kind == "subscription_started":
+            assert state.get(account) != "paying", event
+            state[account] = "paying"
+        elif kind in ("subscription_renewed", "subscription_changed", "payment_failed"):
+            assert state.get(account) != "cancelled", event
+            state[account] = "paying"
+        elif kind == "subscription_cancelled":
+            assert state.get(account) != "cancelled", event
+            state[account] = "cancelled"
+    assert Counter(e["type"] for e in live)["subscription_renewed"] > 0
+
+
+def test_live_honours_a_churn_spike_inside_an_interval() -> None:
+    spike = END + timedelta(hours=27)
+    live = LiveSimulation(replace(BASE, churn_spike_at=spike))
+    events = live.events_between(END, END + timedelta(days=2))
+    cancels = [ts(e) for e in events if e["type"] == "subscription_cancelled"]
+    in_spike = [t for t in cancels if spike <= t < spike + timedelta(hours=1)]
+    assert len(in_spike) >= 10 and len(in_spike) >= 0.8 * len(cancels)
+
+
+def test_live_rejects_naive_intervals() -> None:
+    live = LiveSimulation(SMALL)
+    with pytest.raises(ValueError):
+        live.events_between(datetime(2026, 11, 21), datetime(2026, 11, 22))
+
+
+# --- plausibility of the KPIs -------------------------------------------------------------
+
+
+def test_kpis_are_plausible_for_a_b2b_saas() -> None:
+    events = history(BASE)
+    day_ago, month_ago = END - timedelta(days=1), END - timedelta(days=30)
+    sessions = [(ts(e), e["user_id"]) for e in events if e["type"] == "session_started"]
+    dau = {user for t, user in sessions if t >= day_ago}
+    mau = {user for t, user in sessions if t >= month_ago}
+    assert 0.05 <= len(dau) / len(mau) <= 0.6
+
+    recent = [e for e in events if ts(e) >= month_ago]
+    paying = {
+        e["account_id"]
+        for e in recent
+        if e["type"] in ("subscription_started", "subscription_renewed", "invoice_paid")
+    }
+    cancels = sum(e["type"] == "subscription_cancelled" for e in recent)
+    assert 0 < cancels < 0.15 * len(paying)
+    assert 0.3 * BASE.accounts <= len(paying) <= 0.9 * BASE.accounts
+
+    scores: dict[str, list[int]] = {"nps": [], "csat": [], "ces": []}
+    for event in events:
+        if event["type"] == "survey_answered":
+            score = event["score"]
+            assert isinstance(score, int)
+            scores[str(event["survey"])].append(score)
+    nps = scores["nps"]
+    nps_value = 100 * (sum(s >= 9 for s in nps) - sum(s <= 6 for s in nps)) / len(nps)
+    assert 0 <= nps_value <= 60
+    csat = 100 * sum(s >= 4 for s in scores["csat"]) / len(scores["csat"])
+    assert 60 <= csat <= 95
+    assert 1.5 <= sum(scores["ces"]) / len(scores["ces"]) <= 4.0
+
+    features = Counter(e["feature"] for e in events if e["type"] == "feature_used")
+    ranked = [name for name, _ in features.most_common()]
+    assert ranked[0] == BASE.features[0] and set(ranked) == set(BASE.features)
+
+
+# --- writer, routing, config --------------------------------------------------------------
+
+
+def test_write_jsonl_round_trip(tmp_path: Path) -> None:
+    events = history(SMALL)
+    path = tmp_path / "events.jsonl"
+    assert write_jsonl(iter(events), path) == len(events)
+    lines = path.read_bytes().splitlines()
+    assert [orjson.loads(line) for line in lines] == list(events)
+    assert lines[0] == encode(events[0]) and b": " not in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("event", "role"),
+    [
+        *[({"type": kind}, role) for kind, role in TYPE_TOPIC.items()],
+        ({"type": "page_viewed"}, "product"),
+        ({"type": 3}, "product"),
+        ({}, "product"),
+    ],
+)
+def test_topic_role(event: Event, role: str) -> None:
+    assert topic_role(event) == role
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"accounts": 0},
+        {"days": 0},
+        {"end": datetime(2026, 11, 20)},
+        {"churn_spike_at": datetime(2026, 11, 20)},
+        {"duplicate_ratio": 1.5},
+        {"invalid_ratio": -0.1},
+        {"users_per_account": (3, 2)},
+        {"features": ()},
+        {"milestones": ("a", "b")},
+    ],
+)
+def test_config_validation(change: dict[str, object]) -> None:
+    with pytest.raises(ValueError):
+        replace(SMALL, **change)  # type: ignore[arg-type]
+
+
+def test_unset_end_resolves_to_now_truncated() -> None:
+    resolved = GeneratorConfig().resolved()
+    assert resolved.end is not None and resolved.end.microsecond == 0
+    assert abs(resolved.end - datetime.now(UTC)) < timedelta(seconds=5)
+    assert resolved.resolved() is resolved

@@ -1,0 +1,116 @@
+"""Run ``stream-app worker`` as a real subprocess for integration tests."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+from stream_app.live_view import scrape
+
+T = TypeVar("T")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(
+    condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2
+) -> T:
+    """Poll ``condition`` until it returns a truthy value; fail after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    last_error: BaseException | None = None
+    while time.monotonic() < deadline:
+        try:
+            value = condition()
+        except Exception as exc:  # the worker may not listen yet
+            last_error = exc
+            value = None
+        if value:
+            return value
+        time.sleep(interval)  # polling interval of a condition wait, not a fixed wait
+    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+
+
+class WorkerProcess:
+    """One ``stream-app worker`` process with its own app id, topics and port."""
+
+    def __init__(self, bootstrap: str, prefix: str, tmp: Path, partitions: int = 4) -> None:
+        self.port = free_port()
+        self.log_path = tmp / f"worker-{self.port}.log"
+        self.env = dict(os.environ)
+        self.env.update(
+            {
+                "CS_BROKER": f"kafka://{bootstrap}",
+                "CS_APP_ID": f"{prefix}-app",
+                "CS_PARTITIONS": str(partitions),
+                "CS_TOPIC_PRODUCT": f"{prefix}-product-events",
+                "CS_TOPIC_BILLING": f"{prefix}-billing-events",
+                "CS_TOPIC_FEEDBACK": f"{prefix}-feedback-events",
+                "CS_TOPIC_SUPPORT": f"{prefix}-support-events",
+                "CS_TOPIC_DEAD_LETTERS": f"{prefix}-dead-letters",
+                "CS_WEB_PORT": str(self.port),
+                "CS_DATA_DIR": str(tmp / f"data-{self.port}"),
+                "CS_SESSION_TIMEOUT_S": "6",
+                "CS_COMMIT_INTERVAL_S": "0.5",
+            }
+        )
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/metrics"
+
+    def start(self) -> WorkerProcess:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "stream_app.cli", "worker", "--loglevel", "warning"],
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        return self
+
+    def metrics(self) -> dict[str, float]:
+        if self.proc is None or self.proc.poll() is not None:
+            raise RuntimeError(f"worker is not running; log:\n{self.log_tail()}")
+        return scrape(self.url)
+
+    def log_tail(self, n: int = 4000) -> str:
+        return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, sig)
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(10)
+
+
+def handled(metrics: dict[str, float]) -> float:
+    """Messages the worker has accounted for: accepted + duplicates + rejected."""
+    return sum(
+        v
+        for k, v in metrics.items()
+        if k.startswith(
+            ("cs_events_total", "cs_events_duplicate_total", "cs_events_rejected_total")
+        )
+    )
