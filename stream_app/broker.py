@@ -156,6 +156,7 @@ class LocalKafka:
             lib = ensure_kafka_jars()
             if self.data_dir is None:
                 self.data_dir = Path(tempfile.mkdtemp(prefix="cs-kafka-"))
+            self.data_dir.mkdir(parents=True, exist_ok=True)
             _LIVE.add(self)
             retry = self._auto_ports and self.controller_port is None  # restart: same ports
             for attempt in range(3):

@@ -47,13 +47,8 @@ def activity_day(acct: Account, rng: Random, sink: DaySink, weekday_factor: floa
                 t = joined + int(-log(1.0 - rand()) * _JOIN_GAP) + 1
                 if t >= MS_PER_DAY:
                     continue
-            used = 0
-            while used < 10 and rand() < 0.7:  # geometric: 2.3 feature uses per session
-                used += 1
-            # one draw for the ids of the whole session: 32 hex digits (128 bits) each
-            ids = bits(128 * (used + 1)).to_bytes(16 * (used + 1), "little").hex()
             event: dict[str, object] = {
-                "event_id": ids[:32],
+                "event_id": bits(128).to_bytes(16, "little").hex(),
                 "type": "session_started",
                 "ts": "",
                 "account_id": aid,
@@ -61,12 +56,14 @@ def activity_day(acct: Account, rng: Random, sink: DaySink, weekday_factor: floa
             }
             append((t, seq, tz, event))
             seq += 1
-            for k in range(32, 32 * used + 1, 32):
+            used = 0
+            while used < 10 and rand() < 0.7:  # geometric: 2.3 feature uses per session
+                used += 1
                 t += int(-log(1.0 - rand()) * _FEATURE_GAP) + 1
                 if t >= MS_PER_DAY:
                     break
                 event = {
-                    "event_id": ids[k : k + 32],
+                    "event_id": bits(128).to_bytes(16, "little").hex(),
                     "type": "feature_used",
                     "ts": "",
                     "account_id": aid,
