@@ -26,9 +26,9 @@ from stream_app.settings import Settings
 
 def add_run(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     run = sub.add_parser("run", help="embedded local pipeline with a live KPI table")
-    run.add_argument("--accounts", type=int, default=300, help="simulated accounts")
+    run.add_argument("--accounts", type=int, default=2000, help="simulated accounts")
     run.add_argument("--days", type=int, default=30, help="days of history replayed first")
-    run.add_argument("--rate", type=float, default=5000, help="history events per second")
+    run.add_argument("--rate", type=float, default=3000, help="history events per second")
     run.add_argument("--partitions", type=int, default=4)
     run.add_argument("--web-port", type=int, default=6066, help="worker /metrics port")
     run.add_argument("--seed", type=int, default=42)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
 from pathlib import Path
 from random import Random
@@ -25,6 +25,7 @@ from stream_app.generator import (
     topic_role,
     write_jsonl,
 )
+from stream_app.generator.clock import US_PER_DAY, TsFormatter, make_tz, to_us
 from stream_app.generator.noise import corrupt
 
 Event = dict[str, object]
@@ -85,6 +86,17 @@ def test_ids_unique_and_users_sign_up_once() -> None:
     assert signups and max(signups.values()) == 1
 
 
+def test_users_act_only_after_signing_up() -> None:
+    joined: dict[object, datetime] = {}
+    signed_up_in_window = {e["user_id"] for e in history(BASE) if e["type"] == "user_signed_up"}
+    for event in history(BASE):
+        user = event.get("user_id")
+        if event["type"] == "user_signed_up":
+            joined[user] = ts(event)
+        elif user in signed_up_in_window:
+            assert user in joined and ts(event) >= joined[user], event
+
+
 def test_event_shapes() -> None:
     events = history(BASE)
     prices = {plan.name: plan.mrr for plan in PLANS}
@@ -117,6 +129,23 @@ def test_tickets_resolve_after_opening_with_contacts() -> None:
     assert resolved > 0.8 * len(opened)
     channels = Counter(e["channel"] for e in history(BASE) if e["type"] == "ticket_opened")
     assert channels.most_common(1)[0][0] == "email" and len(channels) >= 5
+
+
+@pytest.mark.parametrize("minutes", [0, 60, 120, -300, -480, 330])
+def test_ts_formatter_matches_datetime(minutes: int) -> None:
+    fmt, tz = TsFormatter(), make_tz(minutes)
+    offset = timezone(timedelta(minutes=minutes))
+    rng = Random(minutes)
+    day = to_us(END) // US_PER_DAY
+    for _ in range(300):
+        moment = END + timedelta(microseconds=rng.randrange(-(10**11), 10**11))
+        expected = moment.astimezone(offset).isoformat(timespec="milliseconds")
+        assert fmt(to_us(moment), tz) == expected
+        ms = (to_us(moment) - day * US_PER_DAY) // 1_000
+        if 0 <= ms < US_PER_DAY // 1_000:  # the same through the per-day fast path
+            event: Event = {}
+            assert fmt.stamp([(ms, tz, event)], day, 0, 2**62) == [event]
+            assert event["ts"] == expected
 
 
 # --- determinism --------------------------------------------------------------------------

@@ -6,29 +6,32 @@ from bisect import bisect
 from math import log
 from random import Random
 
-from stream_app.generator.accounts import DAYTIME, DAYTIME_JITTER, Account, work_time
-from stream_app.generator.clock import MS_PER_DAY, new_id
+from stream_app.generator.accounts import DAYTIME, DAYTIME_JITTER, Account, User, work_time
+from stream_app.generator.clock import MS_PER_DAY, US_PER_SEC, new_id
 from stream_app.generator.sink import DaySink
 from stream_app.generator.support import nps_score
 
 DAYTIME_MS = tuple(q // 1_000 for q in DAYTIME)
 _QUANTILES = len(DAYTIME)
 _JITTER = DAYTIME_JITTER // 1_000
-_FEATURE_GAP = 90_000  # mean milliseconds between two feature uses in a session
+_N_GAPS = 1024
+#: quantiles of the time between two feature uses in a session (exponential, mean 90 s),
+#: in milliseconds; cheaper than ``expovariate`` in the hot loop
+_GAPS = tuple(1 + int(-log(1.0 - (i + 0.5) / _N_GAPS) * 90_000) for i in range(_N_GAPS))
 _JOIN_GAP = 600_000  # mean milliseconds from signing up to the first session
+_AFTER_JOINING = 30 * 60 * US_PER_SEC  # earliest referral or NPS answer after signing up
 
 
 def activity_day(acct: Account, rng: Random, sink: DaySink, weekday_factor: float) -> None:
     """Append the day's product events of ``acct``'s users (call it for customers only).
 
     This is the hot loop of the generator (nine events in ten come from here), hence the
-    inlined sampling: table-driven time of day, ``-log(1 - u)`` exponentials, ``bisect``
-    feature choice.
+    inlined sampling from quantile tables (time of day, gaps between feature uses), the
+    millisecond-of-day arithmetic on small ints and the ``bisect`` feature choice.
     """
     day_start = sink.day_start
     tz, aid, off = acct.sdk_tz, acct.account_id, acct.local_off_us // 1_000
-    items, seq = sink.items, sink.seq
-    append, rand, bits = items.append, rng.random, rng.getrandbits
+    append, rand, bits = sink.items.append, rng.random, rng.getrandbits
     users = acct.users
     for j in acct.members:
         user = users[j]
@@ -54,12 +57,11 @@ def activity_day(acct: Account, rng: Random, sink: DaySink, weekday_factor: floa
                 "account_id": aid,
                 "user_id": uid,
             }
-            append((t, seq, tz, event))
-            seq += 1
+            append((t, tz, event))
             used = 0
             while used < 10 and rand() < 0.7:  # geometric: 2.3 feature uses per session
                 used += 1
-                t += int(-log(1.0 - rand()) * _FEATURE_GAP) + 1
+                t += _GAPS[int(rand() * _N_GAPS)]
                 if t >= MS_PER_DAY:
                     break
                 event = {
@@ -70,27 +72,25 @@ def activity_day(acct: Account, rng: Random, sink: DaySink, weekday_factor: floa
                     "user_id": uid,
                     "feature": features[bisect(cuts, rand() * total)],
                 }
-                append((t, seq, tz, event))
-                seq += 1
-        sink.seq = seq
+                append((t, tz, event))
         if rand() < 0.002 * (1.0 + acct.health):
-            _user_event(sink, rng, acct, uid, {"type": "referral_sent"})
+            _user_event(sink, rng, acct, user, {"type": "referral_sent"})
         if rand() < 0.012:
             answer: dict[str, object] = {"type": "survey_answered", "survey": "nps"}
             answer["score"] = nps_score(rng, acct.health)
-            _user_event(sink, rng, acct, uid, answer)
-        seq = sink.seq
+            _user_event(sink, rng, acct, user, answer)
 
 
 def _user_event(
-    sink: DaySink, rng: Random, acct: Account, user_id: str, fields: dict[str, object]
+    sink: DaySink, rng: Random, acct: Account, user: User, fields: dict[str, object]
 ) -> None:
     event: dict[str, object] = {
         "event_id": new_id(rng),
         "type": fields.pop("type"),
         "ts": "",
         "account_id": acct.account_id,
-        "user_id": user_id,
+        "user_id": user.user_id,
     }
     event.update(fields)
-    sink.add(work_time(rng, sink.day_start, acct.local_off_us), event, acct.sdk_tz)
+    ts = work_time(rng, sink.day_start, acct.local_off_us)
+    sink.add(max(ts, user.joined_us + _AFTER_JOINING), event, acct.sdk_tz)

@@ -16,9 +16,9 @@ _ONE_US = timedelta(microseconds=1)
 
 #: how an event's ``ts`` is written: (UTC offset in milliseconds, suffix such as "+02:00")
 Tz = tuple[int, str]
-#: a simulated event of one UTC day: (milliseconds since the day's start, sequence number,
-#: ts offset, event without its ts). Times within a day fit CPython's fast small ints.
-Item = tuple[int, int, Tz, dict[str, object]]
+#: a simulated event of one UTC day: (milliseconds since the day's start, ts offset, event
+#: without its ts). Times within a day fit CPython's fast small ints.
+Item = tuple[int, Tz, dict[str, object]]
 
 MS_PER_DAY = US_PER_DAY // 1_000
 
@@ -103,7 +103,7 @@ class TsFormatter:
         before, today, after = self._day(day - 1), self._day(day), self._day(day + 1)
         day_start = day * US_PER_DAY
         low_ms, high_ms = -((day_start - low) // 1_000), -((day_start - high) // 1_000)
-        for ms, _, (offset, suffix), event in items:
+        for ms, (offset, suffix), event in items:
             if low_ms <= ms < high_ms:
                 local = ms + offset
                 if local < 0:

@@ -19,7 +19,7 @@ from stream_app.generator.config import GeneratorConfig
 from stream_app.generator.sink import DaySink, Item
 from stream_app.generator.support import pending_day, support_day
 
-_BY_TIME = itemgetter(0)  # the sort is stable: ties stay in sequence order
+_BY_TIME = itemgetter(0)  # the sort is stable: ties stay in generation order
 _WEEKEND_FACTOR = 0.22  # B2B: little use on Saturdays and Sundays
 
 
@@ -49,7 +49,6 @@ class Company:
                 acct.account_id = f"{acct.account_id}{idx:x}"
             seen.add(acct.account_id)
             self.accounts.append(acct)
-        self._seq = 0
         self._spike_us: int | None = None
         if cfg.churn_spike_at is not None:
             self._spike_us = to_us(cfg.churn_spike_at)
@@ -62,7 +61,7 @@ class Company:
         day = self.next_day
         self.next_day += 1
         day_start = day * US_PER_DAY
-        sink = DaySink(day_start, day_start + US_PER_DAY, self._seq)
+        sink = DaySink(day_start, day_start + US_PER_DAY)
         self._maybe_spike(sink)
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
         factor = _WEEKEND_FACTOR if weekday >= 5 else 1.0
@@ -78,7 +77,6 @@ class Company:
             pending_day(acct, acct.support_rng, sink, active)
             if activity and active:
                 activity_day(acct, self._activity_rng(acct.idx), sink, factor)
-        self._seq = sink.seq
         sink.items.sort(key=_BY_TIME)
         return sink.items
 

@@ -62,7 +62,7 @@ class LiveSimulation:
         while company.next_day * US_PER_DAY < high:
             day_start = company.next_day * US_PER_DAY
             buffer.extend(
-                (day_start + ms * 1_000, tz, event) for ms, _, tz, event in company.simulate_day()
+                (day_start + ms * 1_000, tz, event) for ms, tz, event in company.simulate_day()
             )
         out: list[dict[str, object]] = []
         fmt = self._fmt

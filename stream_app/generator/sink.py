@@ -8,15 +8,18 @@ __all__ = ["DaySink", "Item"]
 
 
 class DaySink:
-    """Collects one simulated UTC day's events as :data:`Item` (millisecond of the day)."""
+    """Collects one simulated UTC day's events as :data:`Item` (millisecond of the day).
 
-    __slots__ = ("day_end", "day_start", "items", "seq")
+    Events are appended in generation order; a stable sort on the time keeps that order
+    for events of the same millisecond, which makes the output deterministic.
+    """
 
-    def __init__(self, day_start: int, day_end: int, seq: int) -> None:
+    __slots__ = ("day_end", "day_start", "items")
+
+    def __init__(self, day_start: int, day_end: int) -> None:
         self.day_start = day_start  # microseconds since the epoch
         self.day_end = day_end
         self.items: list[Item] = []
-        self.seq = seq
 
     def add(self, ts_us: int, event: dict[str, object], tz: Tz = UTC_TZ) -> None:
         """Add an event at ``ts_us`` (clamped into the day, truncated to the millisecond)."""
@@ -25,5 +28,4 @@ class DaySink:
             ms = MS_PER_DAY - 1
         elif ms < 0:
             ms = 0
-        self.items.append((ms, self.seq, tz, event))
-        self.seq += 1
+        self.items.append((ms, tz, event))

@@ -15,6 +15,7 @@ _CHANNEL_WEIGHTS = (38, 30, 14, 9, 5, 4)
 #: median minutes to resolution per channel (the spread is log-normal)
 _RESOLVE_MINUTES = {"email": 360, "chat": 25, "web": 480, "phone": 12, "social": 180, "other": 720}
 #: share of tickets resolved in a single contact per channel
+_SETTLE = 30 * 60 * US_PER_SEC  # no ticket in the first half hour after signing up
 _ONE_TOUCH = {"email": 0.6, "chat": 0.8, "web": 0.6, "phone": 0.8, "social": 0.55, "other": 0.5}
 
 
@@ -73,7 +74,7 @@ def support_day(
     while count < 4 and rng.random() < rate / (count + 1):
         count += 1
     for _ in range(count):
-        ts = work_time(rng, sink.day_start, acct.local_off_us)
+        ts = max(work_time(rng, sink.day_start, acct.local_off_us), acct.signup_us + _SETTLE)
         channel = rng.choices(CHANNELS, _CHANNEL_WEIGHTS)[0]
         acct.tickets += 1
         ticket_id = f"tkt_{acct.account_id[4:]}_{acct.tickets:05d}"
