@@ -63,3 +63,33 @@ async def test_worker_metrics_equal_replay(
     assert any(k.startswith("cs_feature_users{") and v > 0 for k, v in expected.items())
     assert expected["cs_events_duplicate_total"] > 0
     assert sum(v for k, v in expected.items() if k.startswith("cs_events_rejected_total")) > 0
+
+
+@pytest.mark.asyncio
+async def test_restarted_worker_recovers_state_from_changelog(
+    kafka: LocalKafka, topic_prefix: str, tmp_path: Path
+) -> None:
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    cfg = GeneratorConfig(seed=11, accounts=20, days=10, end=end)
+    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
+    topics = {
+        r: worker.env[f"CS_TOPIC_{r.upper()}"]
+        for r in ("product", "billing", "feedback", "support")
+    }
+    await create_topics(kafka.bootstrap, [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]], 4)
+    count = await produce(f"kafka://{kafka.bootstrap}", topics, generate_history(cfg))
+
+    worker.start()
+    try:
+        wait_for(lambda: handled(worker.metrics()) >= count, 120, "first run")
+        first = cs_only(worker.metrics())
+    finally:
+        worker.stop()
+    worker.start()  # same app id: state comes back from the changelog, offsets from Kafka
+    try:
+        wait_for(lambda: worker.metrics().get("stream_app_partitions_owned") == 4, 120, "recovery")
+        second = cs_only(worker.metrics())
+    finally:
+        worker.stop()
+    assert second == first
+    assert first['cs_active_users{window="30d"}'] > 10

@@ -91,7 +91,7 @@ class KpiWorker:
             partitions=settings.partitions,
             default=None,
         )
-        self.states = PartitionStates(settings, self.table, self.table.data)
+        self.states = PartitionStates(settings, self.table.data)
         self.metrics = PipelineMetrics.create(self.registry)
         self.registry.register(KpiCollector(self.states.owned, utc_now))
         self._wire()
@@ -130,7 +130,7 @@ class KpiWorker:
         @app.agent(self.source, name="cs-kpi-batches")
         async def apply_batches(stream: faust.StreamT[bytes]) -> None:
             async for events in stream.take_events(batch_size, within=within):  # type: ignore[attr-defined]
-                self.handle_batch(events)
+                await self.handle_batch(events)
 
         @self.table.on_recover
         async def _recovered() -> None:
@@ -153,8 +153,13 @@ class KpiWorker:
         assignment = self.app.consumer.assignment()
         return {tp.partition for tp in assignment if tp.topic in self.topic_roles}
 
-    def handle_batch(self, events: Sequence[EventT]) -> None:
-        """Apply a batch to the cores, dead-letter rejections, persist changed state."""
+    async def handle_batch(self, events: Sequence[EventT]) -> None:
+        """Apply a batch to the cores, dead-letter rejections, persist changed state.
+
+        Changelog records go straight to the producer (not Faust's per-message
+        ``send_soon`` buffer); Faust flushes the producer before it commits offsets, so
+        a committed offset never runs ahead of the state it produced.
+        """
         touched: set[int] = set()
         outcomes: dict[str, int] = {}
         for event in events:
@@ -173,7 +178,10 @@ class KpiWorker:
                     partition=msg.partition,
                     headers=dead_letter_headers(detail, msg.topic, msg.partition, msg.offset),
                 )
-        self.states.persist(sorted(touched))
+        producer = self.app.producer
+        changelog = self.table.changelog_topic.get_topic_name()
+        for partition, key, value in self.states.persist(sorted(touched)):
+            await producer.send(changelog, key, value, partition, None, None)
         self.metrics.batches.inc()
         for outcome_name, n in outcomes.items():
             self.metrics.messages.labels(outcome_name).inc(n)

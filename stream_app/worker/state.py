@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
@@ -24,17 +24,7 @@ ACCOUNT_PREFIX = b"a:"
 META_PREFIX = b"m:"
 
 
-class ChangelogTable(Protocol):
-    """The part of a Faust table the shell needs (a fake in unit tests)."""
-
-    def send_changelog(
-        self,
-        partition: int | None,
-        key: Any,
-        value: Any,
-        key_serializer: Any = None,
-        value_serializer: Any = None,
-    ) -> Any: ...
+Write = tuple[int, bytes, bytes]  # (changelog partition, key, value)
 
 
 def meta_key(partition: int) -> bytes:
@@ -44,9 +34,8 @@ def meta_key(partition: int) -> bytes:
 class PartitionStates:
     """Cores of the partitions this worker owns, rebuilt from table data on assignment."""
 
-    def __init__(self, settings: KpiSettings, table: ChangelogTable, store: Any) -> None:
+    def __init__(self, settings: KpiSettings, store: Any) -> None:
         self.settings = settings
-        self.table = table
         self.store = store  # the Faust store (``table.data``): a MutableMapping of bytes
         self.cores: dict[int, PartitionCore] = {}
 
@@ -88,21 +77,20 @@ class PartitionStates:
                 core.load_meta(record)
         return cores
 
-    def persist(self, partitions: Iterable[int]) -> int:
-        """Write changed accounts, then each partition's meta; returns records written."""
-        written = 0
+    def persist(self, partitions: Iterable[int]) -> list[Write]:
+        """Store changed accounts, then each partition's meta; return the changelog writes
+        (in this order) for the shell to send."""
+        writes: list[Write] = []
         for p in partitions:
             core = self.cores.get(p)
             if core is None:
                 continue
             for account_id, record in core.take_dirty():
-                self._write(p, ACCOUNT_PREFIX + account_id.encode(), record)
-                written += 1
-            self._write(p, meta_key(p), core.meta_record())
-            written += 1
-        return written
+                writes.append(self._store(p, ACCOUNT_PREFIX + account_id.encode(), record))
+            writes.append(self._store(p, meta_key(p), core.meta_record()))
+        return writes
 
-    def _write(self, partition: int, key: bytes, record: Mapping[str, Any]) -> None:
+    def _store(self, partition: int, key: bytes, record: Mapping[str, Any]) -> Write:
         value = orjson.dumps(record)
         data = getattr(self.store, "data", None)
         if isinstance(data, dict):
@@ -112,6 +100,4 @@ class PartitionStates:
                 key_partition[key] = partition
         else:
             self.store[key] = value
-        self.table.send_changelog(
-            partition, key, value, key_serializer="raw", value_serializer="raw"
-        )
+        return partition, key, value
