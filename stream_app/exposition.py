@@ -11,16 +11,11 @@ from prometheus_client.registry import Collector
 
 from stream_app.kpi.core import PartitionCore
 from stream_app.kpi.families import Family, merge
-from stream_app.timeutil import day_of
 
 
 def read_families(cores: Iterable[PartitionCore], as_of: datetime) -> list[Family]:
-    """Merged families of ``cores`` as of ``as_of`` (its calendar day in the cores' zone)."""
-    cores = list(cores)
-    if not cores:
-        return []
-    as_of_day = day_of(as_of, cores[0].tz)
-    return merge(core.families(as_of_day) for core in cores)
+    """Merged families of ``cores`` as of ``as_of``."""
+    return merge(core.families(as_of) for core in cores)
 
 
 def to_metric(fam: Family) -> Metric:

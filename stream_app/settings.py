@@ -9,10 +9,14 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stream_app.config.onboarding import OnboardingSettings
+from stream_app.config.revenue import RevenueSettings
+from stream_app.config.voice import VoiceSettings
+
 TOPIC_ROLES = ("product", "billing", "feedback", "support")
 
 
-class KpiSettings(BaseSettings):
+class KpiSettings(OnboardingSettings, RevenueSettings, VoiceSettings, BaseSettings):
     """What the KPI core needs; shared by the worker and ``replay``."""
 
     model_config = SettingsConfigDict(env_prefix="CS_", extra="ignore")

@@ -8,10 +8,8 @@ from typing import Any
 
 @dataclass(slots=True)
 class AccountState:
-    """Everything the core knows about one account, in compact plain types.
+    """Bookkeeping common to all KPI groups, plus each group's slice in ``groups``.
 
-    ``users`` and ``features`` keep each user's last active day (days since epoch in
-    the configured timezone); windows are read from them as of any day.
     ``offsets`` is the highest source offset applied per topic role (worker only):
     a redelivered message at or below it is already in this state.
     ``seen`` keeps recent event ids per topic role, for ``max_day`` (the latest event day
@@ -20,32 +18,29 @@ class AccountState:
     deduplication independent of how the four topics interleave on arrival.
     """
 
-    users: dict[str, int] = field(default_factory=dict)
-    features: dict[str, dict[str, int]] = field(default_factory=dict)
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
     offsets: dict[str, int] = field(default_factory=dict)
     counts: dict[str, int] = field(default_factory=dict)
     duplicates: int = 0
     max_day: dict[str, int] = field(default_factory=dict)
+    groups: dict[str, Any] = field(default_factory=dict)
 
-    def to_record(self, partition: int) -> dict[str, Any]:
-        """Compact JSON-able form (short keys: it is written on every change)."""
+    def to_record(self, partition: int, groups: dict[str, Any]) -> dict[str, Any]:
+        """Compact JSON-able form; ``groups`` holds the groups' dumped slices."""
         return {
             "p": partition,
-            "u": self.users,
-            "f": self.features,
             "s": self.seen,
             "o": self.offsets,
             "c": self.counts,
             "d": self.duplicates,
             "m": self.max_day,
+            "g": groups,
         }
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> AccountState:
+        """Bookkeeping from a record; the caller loads ``record["g"]`` through the groups."""
         return cls(
-            users=dict(record.get("u", {})),
-            features={k: dict(v) for k, v in record.get("f", {}).items()},
             seen={role: dict(ids) for role, ids in record.get("s", {}).items()},
             offsets=dict(record.get("o", {})),
             counts=dict(record.get("c", {})),

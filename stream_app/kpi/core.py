@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 from stream_app.contract import (
@@ -23,7 +24,8 @@ from stream_app.contract import (
 )
 from stream_app.kpi.account import AccountState
 from stream_app.kpi.families import Family
-from stream_app.kpi.usage import UsageKpis
+from stream_app.kpi.group import KpiGroup, ReadContext
+from stream_app.kpi.registry import build_groups
 from stream_app.settings import KpiSettings
 from stream_app.timeutil import day_of
 
@@ -46,7 +48,10 @@ class PartitionCore:
         self.horizon = settings.dedupe_horizon_days
         self.max_bytes = settings.max_message_bytes
         self.accounts: dict[str, AccountState] = {}
-        self.usage = UsageKpis(settings.feature_limit)
+        self.groups: list[KpiGroup[Any]] = build_groups(settings)
+        self._by_type: dict[str, list[KpiGroup[Any]]] = {
+            t: [g for g in self.groups if t in g.types] for t in EVENT_TYPES
+        }
         self.type_counts: Counter[str] = Counter()
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
@@ -75,6 +80,12 @@ class PartitionCore:
             transport = check_transport(result, role, key)
             if transport is not None:
                 result = transport
+        if not isinstance(result, Rejection):
+            for group in self._by_type[result.type]:
+                refused = group.check(result)
+                if refused is not None:
+                    result = refused
+                    break
         if isinstance(result, Rejection):
             self.rejected[result.reason] += 1
             self._handled(role, offset)
@@ -134,7 +145,11 @@ class PartitionCore:
         ts = event.ts.timestamp()
         if self.max_ts is None or ts > self.max_ts:
             self.max_ts = ts
-        self.usage.apply(acct, event, day)
+        for group in self._by_type[event.type]:
+            state = acct.groups.get(group.key)
+            if state is None:
+                state = acct.groups[group.key] = group.new()
+            group.apply(account_id, state, event, day)
         return Outcome.APPLIED
 
     # -- persistence ----------------------------------------------------------
@@ -142,7 +157,11 @@ class PartitionCore:
         """Records of the accounts changed since the last call (coalesced)."""
         dirty, self.dirty = self.dirty, set()
         for account_id in sorted(dirty):
-            yield account_id, self.accounts[account_id].to_record(self.partition)
+            acct = self.accounts[account_id]
+            slices = {
+                g.key: g.dump(acct.groups[g.key]) for g in self.groups if g.key in acct.groups
+            }
+            yield account_id, acct.to_record(self.partition, slices)
 
     def meta_record(self) -> dict[str, Any]:
         """Partition-level state: rejections and handled offsets."""
@@ -158,11 +177,35 @@ class PartitionCore:
         self.accounts[account_id] = acct
         self.type_counts.update(acct.counts)
         self.duplicates += acct.duplicates
-        self.usage.attach(acct)
+        slices = record.get("g", {})
+        for group in self.groups:
+            if group.key in slices:
+                state = acct.groups[group.key] = group.load(slices[group.key])
+                group.attach(account_id, state)
 
     # -- reads ----------------------------------------------------------------
-    def families(self, as_of_day: int) -> list[Family]:
-        """Every ``cs_*`` family as of the end of ``as_of_day`` (event time)."""
+    def context(self, as_of: datetime) -> ReadContext:
+        return ReadContext(as_of, self.tz)
+
+    def group_states(self, group: KpiGroup[Any]) -> dict[str, Any]:
+        """Account id -> ``group``'s state, for accounts that have one."""
+        key = group.key
+        return {aid: acct.groups[key] for aid, acct in self.accounts.items() if key in acct.groups}
+
+    def describe(self, account_id: str, as_of: datetime) -> dict[str, Any] | None:
+        """JSON view of one account (None when unknown to this partition)."""
+        acct = self.accounts.get(account_id)
+        if acct is None:
+            return None
+        ctx = self.context(as_of)
+        view: dict[str, Any] = {"account_id": account_id, "events": dict(acct.counts)}
+        for group in self.groups:
+            if group.key in acct.groups:
+                view.update(group.describe(acct.groups[group.key], ctx))
+        return view
+
+    def families(self, as_of: datetime) -> list[Family]:
+        """Every ``cs_*`` family as of ``as_of`` (event time)."""
         events = Family("cs_events", "counter", "Accepted events by type.")
         for name in EVENT_TYPES:
             events.add(self.type_counts.get(name, 0), "_total", type=name)
@@ -175,4 +218,8 @@ class PartitionCore:
         rejected = Family("cs_events_rejected", "counter", "Rejected events by reason.")
         for reason in REJECTION_REASONS:
             rejected.add(self.rejected.get(reason, 0), "_total", reason=reason)
-        return [events, dups, rejected, *self.usage.families(as_of_day)]
+        ctx = self.context(as_of)
+        out = [events, dups, rejected]
+        for group in self.groups:
+            out.extend(group.families(ctx, self.group_states(group)))
+        return out

@@ -8,14 +8,24 @@ day, so a window's distinct users is a sum over at most N day counts.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
 
 from stream_app.contract import PRODUCT_TYPES, AnyEvent
-from stream_app.kpi.account import AccountState
 from stream_app.kpi.families import Family
+from stream_app.kpi.group import KpiGroup, ReadContext
+from stream_app.settings import KpiSettings
 
 ACTIVE_WINDOWS = (1, 7, 30)
 FEATURE_WINDOWS = (7, 30)
 OTHER_FEATURE = "other"
+
+
+@dataclass(slots=True)
+class UsageState:
+    users: dict[str, int] = field(default_factory=dict)  # user -> last active day
+    features: dict[str, dict[str, int]] = field(default_factory=dict)  # feature -> user -> day
 
 
 def _move(counts: Counter[int], old: int | None, new: int | None) -> None:
@@ -35,13 +45,20 @@ def count_in_window(counts: Counter[int], as_of_day: int, days: int) -> int:
     return sum(n for day, n in counts.items() if first <= day <= as_of_day)
 
 
-class UsageKpis:
+class UsageKpis(KpiGroup[UsageState]):
     """Incremental aggregates of the usage group over one partition's accounts."""
 
-    def __init__(self, feature_limit: int) -> None:
-        self.feature_limit = feature_limit
+    key = "u"
+    types = PRODUCT_TYPES
+
+    def __init__(self, settings: KpiSettings) -> None:
+        super().__init__(settings)
+        self.feature_limit = settings.feature_limit
         self.active_by_day: Counter[int] = Counter()
         self.feature_by_day: dict[str, Counter[int]] = {}
+
+    def new(self) -> UsageState:
+        return UsageState()
 
     def _fold(self, feature: str) -> str:
         known = self.feature_by_day
@@ -49,32 +66,30 @@ class UsageKpis:
             return feature
         return OTHER_FEATURE
 
-    def apply(self, acct: AccountState, event: AnyEvent, day: int) -> None:
-        if event.type not in PRODUCT_TYPES:
-            return
+    def apply(self, account_id: str, state: UsageState, event: AnyEvent, day: int) -> None:
         user: str = event.user_id  # type: ignore[union-attr]
-        old = acct.users.get(user)
+        old = state.users.get(user)
         if old is None or day > old:
-            acct.users[user] = day
+            state.users[user] = day
             _move(self.active_by_day, old, day)
         if event.type == "feature_used":
             name = self._fold(event.feature)
-            users = acct.features.setdefault(name, {})
+            users = state.features.setdefault(name, {})
             old = users.get(user)
             if old is None or day > old:
                 users[user] = day
                 _move(self.feature_by_day.setdefault(name, Counter()), old, day)
 
-    def attach(self, acct: AccountState) -> None:
-        """Add a loaded account's contribution to the aggregates."""
-        for day in acct.users.values():
+    def attach(self, account_id: str, state: UsageState) -> None:
+        for day in state.users.values():
             self.active_by_day[day] += 1
-        for name, users in acct.features.items():
+        for name, users in state.features.items():
             counts = self.feature_by_day.setdefault(name, Counter())
             for day in users.values():
                 counts[day] += 1
 
-    def families(self, as_of_day: int) -> list[Family]:
+    def families(self, ctx: ReadContext, states: Mapping[str, UsageState]) -> list[Family]:
+        as_of_day = ctx.as_of_day
         active = Family(
             "cs_active_users",
             "gauge",
@@ -93,3 +108,24 @@ class UsageKpis:
                     count_in_window(counts, as_of_day, days), feature=name, window=f"{days}d"
                 )
         return [active, features]
+
+    def describe(self, state: UsageState, ctx: ReadContext) -> dict[str, Any]:
+        first30 = ctx.first_day(30)
+        return {
+            "users": len(state.users),
+            "active_users_30d": sum(1 for d in state.users.values() if d >= first30),
+            "features_30d": sorted(
+                n
+                for n, users in state.features.items()
+                if any(d >= first30 for d in users.values())
+            ),
+        }
+
+    def dump(self, state: UsageState) -> Any:
+        return {"u": state.users, "f": state.features}
+
+    def load(self, raw: Any) -> UsageState:
+        return UsageState(
+            users=dict(raw.get("u", {})),
+            features={k: dict(v) for k, v in raw.get("f", {}).items()},
+        )

@@ -1,0 +1,89 @@
+"""The interface every KPI group implements, and what a read sees.
+
+A group owns one slice of per-account state (created on the first event of one of its
+``types``), keeps whatever partition-level aggregates it wants, and turns them into
+additive families as of a time T. It has no Faust or Kafka imports.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from typing import Any, ClassVar, Generic, TypeVar
+
+from stream_app.contract import AnyEvent, Rejection
+from stream_app.kpi.families import Family
+from stream_app.settings import KpiSettings
+from stream_app.timeutil import day_of, day_start
+
+S = TypeVar("S")
+
+
+@dataclass(frozen=True)
+class ReadContext:
+    """ "As of T": the time, its calendar day, and the timezone of days."""
+
+    as_of: datetime
+    tz: tzinfo
+
+    @property
+    def as_of_ts(self) -> float:
+        return self.as_of.timestamp()
+
+    @property
+    def as_of_day(self) -> int:
+        return day_of(self.as_of, self.tz)
+
+    def first_day(self, days: int) -> int:
+        """First day of the ``days``-day window ending on T's day."""
+        return self.as_of_day - days + 1
+
+    def day_start_ts(self, day: int) -> float:
+        """Epoch seconds of 00:00 of ``day`` in the configured timezone."""
+        return day_start(day, self.tz).timestamp()
+
+
+class KpiGroup(ABC, Generic[S]):
+    """One KPI group (usage, onboarding, revenue, voice & health …)."""
+
+    #: key of this group's slice in the account record (short: written on every change)
+    key: ClassVar[str]
+    #: event types this group consumes; others never reach :meth:`apply`
+    types: ClassVar[frozenset[str]]
+
+    def __init__(self, settings: KpiSettings) -> None:
+        self.settings = settings
+
+    def check(self, event: AnyEvent) -> Rejection | None:
+        """Reject a contract-valid event this group cannot accept (e.g. a currency)."""
+        return None
+
+    @abstractmethod
+    def new(self) -> S:
+        """Empty per-account state."""
+
+    @abstractmethod
+    def apply(self, account_id: str, state: S, event: AnyEvent, day: int) -> None:
+        """Apply one new (deduplicated) event of the account; ``day`` is its calendar day."""
+
+    @abstractmethod
+    def attach(self, account_id: str, state: S) -> None:
+        """Add a recovered account's state to the partition aggregates."""
+
+    @abstractmethod
+    def families(self, ctx: ReadContext, states: Mapping[str, S]) -> list[Family]:
+        """Additive families as of ``ctx``; ``states`` maps account id -> this group's state."""
+
+    def describe(self, state: S, ctx: ReadContext) -> dict[str, Any]:
+        """JSON view of one account's state (for the per-account API)."""
+        return {}
+
+    @abstractmethod
+    def dump(self, state: S) -> Any:
+        """JSON-able form of the state (compact)."""
+
+    @abstractmethod
+    def load(self, raw: Any) -> S:
+        """Inverse of :meth:`dump`."""

@@ -1,0 +1,18 @@
+"""The KPI groups every core runs, in export order. Add a group here to switch it on."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stream_app.kpi.group import KpiGroup
+from stream_app.kpi.usage import UsageKpis
+from stream_app.settings import KpiSettings
+
+GROUP_CLASSES: list[type[KpiGroup[Any]]] = [
+    UsageKpis,
+]
+
+
+def build_groups(settings: KpiSettings) -> list[KpiGroup[Any]]:
+    """Fresh group instances (each core owns its own aggregates)."""
+    return [cls(settings) for cls in GROUP_CLASSES]
