@@ -172,6 +172,9 @@ REJECTION_REASONS: tuple[str, ...] = (
     "too_large",  # the message is bigger than the configured maximum
     "wrong_topic",  # worker only: a valid type on a topic that does not carry it
     "key_mismatch",  # worker only: the message key is not the event's account_id
+    "currency",  # money in a currency with no configured exchange rate
+    "too_late",  # older than the longest window (worker: by the wall clock)
+    "future",  # too far ahead of the wall clock (worker only)
 )
 
 _ADAPTER: TypeAdapter[AnyEvent] = TypeAdapter(Event)

@@ -163,6 +163,15 @@ class PartitionCore:
             }
             yield account_id, acct.to_record(self.partition, slices)
 
+    def drain_outbox(self) -> list[tuple[str, str, dict[str, Any]]]:
+        """Records the groups want published (topic role, key, value); clears them."""
+        out: list[tuple[str, str, dict[str, Any]]] = []
+        for group in self.groups:
+            if group.outbox:
+                out.extend(group.outbox)
+                group.outbox.clear()
+        return out
+
     def meta_record(self) -> dict[str, Any]:
         """Partition-level state: rejections and handled offsets."""
         return {"p": self.partition, "r": dict(self.rejected), "o": dict(self.offsets)}

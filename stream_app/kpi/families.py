@@ -6,7 +6,8 @@ a suffix and a label set. Ratios are never computed here (see docs/kpis.md).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from bisect import bisect_left
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,6 +27,28 @@ class Family:
     def add(self, value: float, suffix: str = "", **labels: str) -> None:
         key = (suffix, tuple(sorted(labels.items())))
         self.samples[key] = self.samples.get(key, 0.0) + value
+
+
+def add_gauge_histogram(
+    fam: Family, buckets: Sequence[float], values: Iterable[float], **labels: str
+) -> None:
+    """Fill ``fam`` (kind ``gaugehistogram``) with cumulative ``_bucket`` samples for each
+    upper bound in ``buckets`` plus ``+Inf``, and ``_gcount`` / ``_gsum``."""
+    bounds = sorted(buckets)
+    counts = [0] * (len(bounds) + 1)
+    total = 0.0
+    n = 0
+    for value in values:
+        n += 1
+        total += value
+        counts[bisect_left(bounds, value)] += 1
+    running = 0
+    for bound, count in zip([*bounds, float("inf")], counts, strict=True):
+        running += count
+        le = "+Inf" if bound == float("inf") else repr(float(bound))
+        fam.add(running, "_bucket", le=le, **labels)
+    fam.add(n, "_gcount", **labels)
+    fam.add(total, "_gsum", **labels)
 
 
 def merge(groups: Iterable[Iterable[Family]]) -> list[Family]:

@@ -55,6 +55,9 @@ class KpiGroup(ABC, Generic[S]):
 
     def __init__(self, settings: KpiSettings) -> None:
         self.settings = settings
+        #: records for other systems (e.g. health band changes): (topic role, key, value);
+        #: the worker publishes and clears them after each batch, replay discards them
+        self.outbox: list[tuple[str, str, dict[str, Any]]] = []
 
     def check(self, event: AnyEvent) -> Rejection | None:
         """Reject a contract-valid event this group cannot accept (e.g. a currency)."""
