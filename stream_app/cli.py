@@ -106,10 +106,12 @@ def build_parser() -> argparse.ArgumentParser:
     sch.set_defaults(func=cmd_schemas)
 
     from stream_app.cli_generate import add_generate
+    from stream_app.deadletters import add_dead_letters
     from stream_app.local import add_run
 
     add_generate(sub)
     add_run(sub)
+    add_dead_letters(sub)
     return parser
 
 

@@ -64,7 +64,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
             live = LiveSimulation(cfg)
             asyncio.run(produce_live(args.broker, topics, live.events_between, cfg.end))
         return 0
-    out = args.out or "/dev/stdout"
+    out = "/dev/stdout" if args.out in (None, "-") else args.out
     count = write_jsonl(generate_history(cfg), out)
     print(f"generate: {count:,} events written to {out}", file=sys.stderr)
     return 0

@@ -73,7 +73,9 @@ def replay(
     lines = 0
     for raw in _lines((Path(p) for p in paths), progress):
         lines += 1
-        core.ingest(raw, until=until)
+        # lateness clock: --as-of, else the latest event time seen so far (what a live
+        # worker's wall clock was when these events were fresh)
+        core.ingest(raw, now=until if until is not None else core.max_ts, until=until)
     seconds = time.monotonic() - started
     if as_of is None:
         latest = core.max_ts if core.max_ts is not None else time.time()

@@ -25,6 +25,8 @@ class KpiSettings(OnboardingSettings, RevenueSettings, VoiceSettings, BaseSettin
     feature_limit: int = Field(200, ge=1, description="distinct feature names before folding")
     dedupe_horizon_days: int = Field(7, ge=1, description="days of event time ids are kept")
     max_message_bytes: int = Field(1_048_576, ge=256, description="larger messages are rejected")
+    max_lateness_days: int = Field(90, ge=1, description="older events are rejected (too_late)")
+    future_tolerance_s: float = Field(300.0, ge=0, description="worker: later events -> future")
 
     @field_validator("timezone")
     @classmethod

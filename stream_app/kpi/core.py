@@ -8,6 +8,7 @@ cannot disagree.
 from __future__ import annotations
 
 import enum
+import logging
 from collections import Counter
 from collections.abc import Iterator
 from datetime import datetime
@@ -29,6 +30,8 @@ from stream_app.kpi.registry import build_groups
 from stream_app.settings import KpiSettings
 from stream_app.timeutil import day_of
 
+log = logging.getLogger(__name__)
+
 
 class Outcome(enum.Enum):
     APPLIED = "applied"
@@ -46,6 +49,8 @@ class PartitionCore:
         self.partition = partition
         self.tz = settings.tz
         self.horizon = settings.dedupe_horizon_days
+        self.max_lateness_s = settings.max_lateness_days * 86400.0
+        self.errors: Counter[str] = Counter()
         self.max_bytes = settings.max_message_bytes
         self.accounts: dict[str, AccountState] = {}
         self.groups: list[KpiGroup[Any]] = build_groups(settings)
@@ -66,42 +71,62 @@ class PartitionCore:
         role: str | None = None,
         key: bytes | None = None,
         offset: int | None = None,
+        *,
+        now: float | None = None,
+        check_future: bool = False,
         until: float | None = None,
     ) -> tuple[Outcome, AnyEvent | Rejection]:
         """Validate and apply one message; never raises on bad input.
 
-        ``until`` (replay's ``--as-of``, epoch seconds): a valid event with a later
-        ``ts`` is not counted at all (outcome ``LATER``), as if it had not happened yet.
+        ``now`` (epoch seconds) is the clock of lateness: an event older than
+        ``max_lateness_days`` before it is rejected as ``too_late``; with
+        ``check_future`` one more than ``future_tolerance_s`` after it as ``future``.
+        ``until`` (replay's ``--as-of``): a valid event with a later ``ts`` is not
+        counted at all (outcome ``LATER``), as if it had not happened yet.
         """
         if role is not None and offset is not None and self.already_handled(role, offset):
             return Outcome.REDELIVERED, Rejection("redelivered", "handled before a restart")
-        result = parse_event(raw, self.max_bytes)
-        if not isinstance(result, Rejection):
-            transport = check_transport(result, role, key)
-            if transport is not None:
-                result = transport
-        if not isinstance(result, Rejection):
-            for group in self._by_type[result.type]:
-                refused = group.check(result)
-                if refused is not None:
-                    result = refused
-                    break
+        result = self._validate(raw, role, key, now, check_future)
         if isinstance(result, Rejection):
             self.rejected[result.reason] += 1
             self._handled(role, offset)
             return Outcome.REJECTED, result
-        try:
-            day = day_of(result.ts, self.tz)
-        except (OverflowError, ValueError) as exc:
-            rejection = Rejection("invalid_timestamp", f"ts: {exc}")
-            self.rejected[rejection.reason] += 1
-            self._handled(role, offset)
-            return Outcome.REJECTED, rejection
-        if until is not None and result.ts.timestamp() > until:
-            return Outcome.LATER, result
-        outcome = self.apply(result, day, role, offset)
+        event, day = result
+        if until is not None and event.ts.timestamp() > until:
+            return Outcome.LATER, event
+        outcome = self.apply(event, day, role, offset)
         self._handled(role, offset)
-        return outcome, result
+        return outcome, event
+
+    def _validate(
+        self,
+        raw: bytes | str,
+        role: str | None,
+        key: bytes | None,
+        now: float | None,
+        check_future: bool,
+    ) -> tuple[AnyEvent, int] | Rejection:
+        event = parse_event(raw, self.max_bytes)
+        if isinstance(event, Rejection):
+            return event
+        refused = check_transport(event, role, key)
+        if refused is not None:
+            return refused
+        try:
+            day = day_of(event.ts, self.tz)
+            ts = event.ts.timestamp()
+        except (OverflowError, ValueError) as exc:
+            return Rejection("invalid_timestamp", f"ts: {exc}")
+        if now is not None:
+            if ts < now - self.max_lateness_s:
+                return Rejection("too_late", f"older than {self.settings.max_lateness_days} days")
+            if check_future and ts > now + self.settings.future_tolerance_s:
+                return Rejection("future", f"more than {self.settings.future_tolerance_s}s ahead")
+        for group in self._by_type[event.type]:
+            refused = group.check(event)
+            if refused is not None:
+                return refused
+        return event, day
 
     def already_handled(self, role: str, offset: int) -> bool:
         """True when a redelivered message was fully handled before a restart."""
@@ -149,7 +174,11 @@ class PartitionCore:
             state = acct.groups.get(group.key)
             if state is None:
                 state = acct.groups[group.key] = group.new()
-            group.apply(account_id, state, event, day)
+            try:
+                group.apply(account_id, state, event, day)
+            except Exception as exc:  # one KPI's bug must not stop the others or the stream
+                self.errors[group.key] += 1
+                log.warning("KPI group %r failed on a %s event: %r", group.key, event.type, exc)
         return Outcome.APPLIED
 
     # -- persistence ----------------------------------------------------------
@@ -227,8 +256,13 @@ class PartitionCore:
         rejected = Family("cs_events_rejected", "counter", "Rejected events by reason.")
         for reason in REJECTION_REASONS:
             rejected.add(self.rejected.get(reason, 0), "_total", reason=reason)
+        errors = Family(
+            "cs_kpi_errors", "counter", "Events a KPI group failed to apply (a bug: see logs)."
+        )
+        for group in self.groups:
+            errors.add(self.errors.get(group.key, 0), "_total", group=group.key)
         ctx = self.context(as_of)
-        out = [events, dups, rejected]
+        out = [events, dups, rejected, errors]
         for group in self.groups:
             out.extend(group.families(ctx, self.group_states(group)))
         return out

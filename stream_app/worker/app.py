@@ -132,6 +132,10 @@ class KpiWorker:
             async for events in stream.take_events(batch_size, within=within):  # type: ignore[attr-defined]
                 await self.handle_batch(events)
 
+        @app.task
+        async def _declare_dead_letters() -> None:
+            await self.dead_letters.maybe_declare()
+
         @self.table.on_recover
         async def _recovered() -> None:
             self.states.assign(self._owned_partitions())
@@ -162,6 +166,8 @@ class KpiWorker:
         """
         touched: set[int] = set()
         outcomes: dict[str, int] = {}
+        now = time.time()  # the worker's clock of lateness
+        rejected: list[tuple[Any, Rejection]] = []
         for event in events:
             msg = event.message
             role = self.topic_roles.get(msg.topic)
@@ -169,16 +175,22 @@ class KpiWorker:
                 continue
             core = self.states.core(msg.partition)
             touched.add(msg.partition)
-            outcome, detail = core.ingest(msg.value or b"", role, msg.key, msg.offset)
+            outcome, detail = core.ingest(
+                msg.value or b"", role, msg.key, msg.offset, now=now, check_future=True
+            )
             outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
             if outcome is Outcome.REJECTED and isinstance(detail, Rejection):
-                self.dead_letters.send_soon(
-                    key=msg.key,
-                    value=msg.value,
-                    partition=msg.partition,
-                    headers=dead_letter_headers(detail, msg.topic, msg.partition, msg.offset),
-                )
+                rejected.append((msg, detail))
         producer = self.app.producer
+        for msg, detail in rejected:  # flushed before the offsets commit, like the changelog
+            await producer.send(
+                self.settings.topic_dead_letters,
+                msg.key,
+                msg.value,
+                msg.partition,
+                None,
+                dead_letter_headers(detail, msg.topic, msg.partition, msg.offset),
+            )
         changelog = self.table.changelog_topic.get_topic_name()
         for partition, key, value in self.states.persist(sorted(touched)):
             await producer.send(changelog, key, value, partition, None, None)

@@ -1,0 +1,101 @@
+"""Dead letters on the real broker: original bytes + reason + source; fixed ones re-submitted."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from stream_app.broker import LocalKafka, create_topics
+from stream_app.deadletters import read_dead_letters, resubmit
+from tests.helpers import ev
+from tests.worker_proc import WorkerProcess, handled, wait_for
+
+pytestmark = [pytest.mark.integration]
+
+
+async def _wait_letters(
+    broker: str, topic: str, n: int, timeout: float = 60
+) -> list[dict[str, Any]]:
+    """Read the dead-letter topic until it holds ``n`` records (condition with a timeout)."""
+    deadline = time.monotonic() + timeout
+    letters: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        letters = await read_dead_letters(broker, topic)
+        if len(letters) >= n:
+            return letters
+        await asyncio.sleep(0.2)  # poll interval of a condition wait
+    raise TimeoutError(f"{len(letters)} of {n} dead letters after {timeout}s")
+
+
+@pytest.mark.asyncio
+async def test_dead_letters_show_and_resubmit(
+    kafka: LocalKafka, topic_prefix: str, tmp_path: Path
+) -> None:
+    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
+    # old events are fine here: lateness is measured from the wall clock, so keep ts recent
+    from datetime import UTC, datetime, timedelta
+
+    ts = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    product = worker.env["CS_TOPIC_PRODUCT"]
+    billing = worker.env["CS_TOPIC_BILLING"]
+    dlq = worker.env["CS_TOPIC_DEAD_LETTERS"]
+    topics = [
+        product,
+        billing,
+        worker.env["CS_TOPIC_FEEDBACK"],
+        worker.env["CS_TOPIC_SUPPORT"],
+        dlq,
+    ]
+    await create_topics(kafka.bootstrap, topics, 4)
+    bad = [
+        (product, b"acme", b"{not json"),
+        (product, b"acme", ev(eid="n1", ts=ts.replace("+00:00", ""))),  # naive timestamp
+        (product, b"acme", ev("invoice_paid", eid="w1", ts=ts, amount=1, currency="USD")),
+        (billing, b"other", ev("invoice_paid", eid="k1", ts=ts, amount=1, currency="USD")),
+    ]
+    good = [(product, b"acme", ev(eid=f"g{i}", ts=ts, user_id=f"u{i}")) for i in range(5)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await producer.start()
+    try:
+        for topic, key, value in [*good, *bad]:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+    worker.start()
+    try:
+        wait_for(lambda: handled(worker.metrics()) >= len(good) + len(bad), 120, "all handled")
+        letters = await _wait_letters(f"kafka://{kafka.bootstrap}", dlq, len(bad))
+        assert sorted(r["reason"] for r in letters) == sorted(
+            ["invalid_json", "invalid_timestamp", "wrong_topic", "key_mismatch"]
+        )
+        by_reason = {r["reason"]: r for r in letters}
+        assert by_reason["invalid_json"]["value"] == "{not json"
+        assert by_reason["key_mismatch"]["source"]["topic"] == billing
+        assert by_reason["wrong_topic"]["source"]["offset"] >= 0
+        # fix the naive timestamp and send it back to where it came from
+        fixed = by_reason["invalid_timestamp"]
+        event = orjson.loads(fixed["value"])
+        event["ts"] = ts
+        fixed["value"] = orjson.dumps(event).decode()
+        sent, problems = await resubmit(
+            f"kafka://{kafka.bootstrap}", [fixed, by_reason["invalid_json"]]
+        )
+        assert sent == 1
+        assert len(problems) == 1 and "still invalid" in problems[0]
+        wait_for(
+            lambda: worker.metrics()['cs_events_total{type="session_started"}'] == len(good) + 1,
+            60,
+            "the re-submitted event",
+        )
+        metrics = worker.metrics()
+        assert metrics['cs_active_users{window="1d"}'] >= 1
+        assert metrics['cs_events_rejected_total{reason="invalid_timestamp"}'] == 1
+    finally:
+        worker.stop()
