@@ -21,7 +21,7 @@ def read_families(cores: Iterable[PartitionCore], as_of: datetime) -> list[Famil
 def to_metric(fam: Family) -> Metric:
     metric = Metric(fam.name, fam.help, fam.kind)
     for (suffix, labels), value in fam.samples.items():
-        metric.add_sample(fam.name + suffix, dict(labels), value)
+        metric.add_sample(fam.name + suffix, dict(labels), float(value))
     return metric
 
 

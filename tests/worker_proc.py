@@ -46,7 +46,14 @@ def wait_for(
 class WorkerProcess:
     """One ``stream-app worker`` process with its own app id, topics and port."""
 
-    def __init__(self, bootstrap: str, prefix: str, tmp: Path, partitions: int = 4) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        tmp: Path,
+        partitions: int = 4,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.port = free_port()
         self.log_path = tmp / f"worker-{self.port}.log"
         self.env = dict(os.environ)
@@ -66,6 +73,7 @@ class WorkerProcess:
                 "CS_COMMIT_INTERVAL_S": "0.5",
             }
         )
+        self.env.update(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
 
     @property

@@ -2,6 +2,11 @@
 
 A family is additive across partitions and workers: merging sums samples that share
 a suffix and a label set. Ratios are never computed here (see docs/kpis.md).
+
+Values are ints, or ``Fraction`` for anything not whole (money in major units from
+minor units, seconds from milliseconds): sums of those are exact whatever the order, so
+a worker's partitions add up to exactly what replay's single core says. They become
+floats only at exposition.
 """
 
 from __future__ import annotations
@@ -9,9 +14,11 @@ from __future__ import annotations
 from bisect import bisect_left
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Literal
 
 Labels = tuple[tuple[str, str], ...]
+Number = int | float | Fraction
 Kind = Literal["gauge", "counter", "gaugehistogram"]
 
 
@@ -22,21 +29,21 @@ class Family:
     name: str
     kind: Kind
     help: str
-    samples: dict[tuple[str, Labels], float] = field(default_factory=dict)
+    samples: dict[tuple[str, Labels], Number] = field(default_factory=dict)
 
-    def add(self, value: float, suffix: str = "", **labels: str) -> None:
+    def add(self, value: Number, suffix: str = "", **labels: str) -> None:
         key = (suffix, tuple(sorted(labels.items())))
-        self.samples[key] = self.samples.get(key, 0.0) + value
+        self.samples[key] = self.samples.get(key, 0) + value
 
 
 def add_gauge_histogram(
-    fam: Family, buckets: Sequence[float], values: Iterable[float], **labels: str
+    fam: Family, buckets: Sequence[float], values: Iterable[Number], **labels: str
 ) -> None:
     """Fill ``fam`` (kind ``gaugehistogram``) with cumulative ``_bucket`` samples for each
     upper bound in ``buckets`` plus ``+Inf``, and ``_gcount`` / ``_gsum``."""
     bounds = sorted(buckets)
     counts = [0] * (len(bounds) + 1)
-    total = 0.0
+    total: Number = 0
     n = 0
     for value in values:
         n += 1
@@ -61,5 +68,5 @@ def merge(groups: Iterable[Iterable[Family]]) -> list[Family]:
                 out[fam.name] = Family(fam.name, fam.kind, fam.help, dict(fam.samples))
                 continue
             for key, value in fam.samples.items():
-                into.samples[key] = into.samples.get(key, 0.0) + value
+                into.samples[key] = into.samples.get(key, 0) + value
     return list(out.values())
