@@ -232,11 +232,14 @@ class LocalKafka:
             self._out.close()
             self._out = None
 
-    def stop(self, timeout: float = 20) -> None:
-        """Graceful shutdown (SIGTERM, SIGKILL after ``timeout``); removes a temp data dir."""
+    def stop(self, timeout: float = 20, keep_data: bool = False) -> None:
+        """Graceful shutdown (SIGTERM, SIGKILL after ``timeout``); removes a temp data dir
+        unless ``keep_data`` (then :meth:`restart` brings back the same broker)."""
         with self._lock:
             self._signal(signal.SIGTERM, timeout)
             self._proc = None
+            if keep_data:
+                return
             _LIVE.discard(self)
             if self._owns_dir and self.data_dir is not None:
                 shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -104,7 +104,7 @@ def test_broker_down_for_30s_mid_stream(
     worker.start()
     try:
         wait_for(lambda: handled(worker.metrics()) >= sent, 180, "first half")
-        kafka.stop()
+        kafka.stop(keep_data=True)
         outage_end = time.monotonic() + 30
         while time.monotonic() < outage_end:  # the fault itself: 30 s without a broker
             assert worker.proc is not None and worker.proc.poll() is None, worker.log_tail()

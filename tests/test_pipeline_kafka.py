@@ -34,7 +34,7 @@ async def test_worker_metrics_equal_replay(
     )
     jsonl = tmp_path / "events.jsonl"
     count = write_jsonl(generate_history(cfg), jsonl)
-    assert count > 5000
+    assert count > 3000
 
     worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
     topics = {
