@@ -61,6 +61,6 @@ def test_a_failing_kpi_group_is_counted_and_isolated(monkeypatch: Any) -> None:
     ]
     assert outcomes == [Outcome.APPLIED] * 3
     s = samples(render([core], datetime.fromtimestamp(NOW).astimezone()))
-    assert s['cs_kpi_errors_total{group="u"}'] == 1
+    assert s['cs_kpi_errors_total{group="usage"}'] == 1
     assert s['cs_events_total{type="session_started"}'] == 3
     assert s['cs_active_users{window="1d"}'] == 2

@@ -260,7 +260,7 @@ class PartitionCore:
             "cs_kpi_errors", "counter", "Events a KPI group failed to apply (a bug: see logs)."
         )
         for group in self.groups:
-            errors.add(self.errors.get(group.key, 0), "_total", group=group.key)
+            errors.add(self.errors.get(group.key, 0), "_total", group=group.name or group.key)
         ctx = self.context(as_of)
         out = [events, dups, rejected, errors]
         for group in self.groups:

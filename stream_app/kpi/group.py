@@ -50,6 +50,8 @@ class KpiGroup(ABC, Generic[S]):
 
     #: key of this group's slice in the account record (short: written on every change)
     key: ClassVar[str]
+    #: readable name (the ``group`` label of ``cs_kpi_errors_total``)
+    name: ClassVar[str] = ""
     #: event types this group consumes; others never reach :meth:`apply`
     types: ClassVar[frozenset[str]]
 

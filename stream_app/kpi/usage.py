@@ -49,6 +49,7 @@ class UsageKpis(KpiGroup[UsageState]):
     """Incremental aggregates of the usage group over one partition's accounts."""
 
     key = "u"
+    name = "usage"
     types = PRODUCT_TYPES
 
     def __init__(self, settings: KpiSettings) -> None:
