@@ -50,11 +50,15 @@ class Settings(KpiSettings):
     topic_feedback: str = "feedback-events"
     topic_support: str = "support-events"
     topic_dead_letters: str = "cs-dead-letters"
+    topic_account_health: str = Field(
+        "account-health", description="health band changes are published here"
+    )
     replication: int = Field(1, ge=1)
     web_host: str = Field("127.0.0.1", description="bind address of /metrics and the HTTP API")
     web_port: int = Field(6066, ge=0, le=65535, description="port of /metrics")
     data_dir: str = Field("./.stream-app-data", description="Faust's local data directory")
-    batch_size: int = Field(2000, ge=1, description="events applied to the core at once")
+    batch_hook: bool = Field(True, description="consumer-level batches (False: a Faust agent)")
+    batch_size: int = Field(2000, ge=1, description="agent path: events applied at once")
     batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
     commit_interval_s: float = Field(1.0, gt=0)
     session_timeout_s: float = Field(10.0, gt=0, description="consumer group session timeout")

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import faust
-from faust.types import TP, EventT
+from faust.types import TP
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -23,8 +23,11 @@ from stream_app.exposition import KpiCollector
 from stream_app.kpi.core import Outcome
 from stream_app.settings import Settings
 from stream_app.timeutil import utc_now
+from stream_app.worker.api import publish_health_changes, register_api
+from stream_app.worker.batching import install_batch_consumer
 from stream_app.worker.broker_auth import broker_credentials
 from stream_app.worker.deadletter import dead_letter_headers
+from stream_app.worker.lag import ConsumerLagCollector
 from stream_app.worker.state import PartitionStates
 
 log = logging.getLogger(__name__)
@@ -94,6 +97,7 @@ class KpiWorker:
         self.states = PartitionStates(settings, self.table.data)
         self.metrics = PipelineMetrics.create(self.registry)
         self.registry.register(KpiCollector(self.states.owned, utc_now))
+        self.registry.register(ConsumerLagCollector(self.app, self.topic_roles))
         self._wire()
 
     def _make_app(self) -> faust.App:
@@ -127,10 +131,18 @@ class KpiWorker:
         batch_size = self.settings.batch_size
         within = self.settings.batch_within_s
 
-        @app.agent(self.source, name="cs-kpi-batches")
-        async def apply_batches(stream: faust.StreamT[bytes]) -> None:
-            async for events in stream.take_events(batch_size, within=within):  # type: ignore[attr-defined]
-                await self.handle_batch(events)
+        if self.settings.batch_hook:
+            # consumer-level batches (stream_app/worker/batching.py); the topics are
+            # subscribed through the conductor, but no agent sees their messages
+            install_batch_consumer(app, set(self.topic_roles), self.handle_records)
+            app.topics.add(self.source)
+            apply_batches = None
+        else:
+
+            @app.agent(self.source, name="cs-kpi-batches")
+            async def apply_batches(stream: faust.StreamT[bytes]) -> None:
+                async for events in stream.take_events(batch_size, within=within):  # type: ignore[attr-defined]
+                    await self.handle_batch([event.message for event in events])
 
         @app.task
         async def _declare_dead_letters() -> None:
@@ -151,13 +163,18 @@ class KpiWorker:
             body = generate_latest(self.registry)
             return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
+        register_api(self)  # /accounts/{account_id}, /accounts, the account-health topic
         self._agent = apply_batches
 
     def _owned_partitions(self) -> set[int]:
         assignment = self.app.consumer.assignment()
         return {tp.partition for tp in assignment if tp.topic in self.topic_roles}
 
-    async def handle_batch(self, events: Sequence[EventT]) -> None:
+    async def handle_records(self, tp: TP, records: Sequence[Any]) -> None:
+        """The batch hook's entry: one fetched record list of one source partition."""
+        await self.handle_batch(records)
+
+    async def handle_batch(self, messages: Sequence[Any]) -> None:
         """Apply a batch to the cores, dead-letter rejections, persist changed state.
 
         Changelog records go straight to the producer (not Faust's per-message
@@ -168,8 +185,7 @@ class KpiWorker:
         outcomes: dict[str, int] = {}
         now = time.time()  # the worker's clock of lateness
         rejected: list[tuple[Any, Rejection]] = []
-        for event in events:
-            msg = event.message
+        for msg in messages:  # Faust messages or aiokafka records: same attributes
             role = self.topic_roles.get(msg.topic)
             if role is None:
                 continue
@@ -191,6 +207,7 @@ class KpiWorker:
                 None,
                 dead_letter_headers(detail, msg.topic, msg.partition, msg.offset),
             )
+        await publish_health_changes(self)  # acked before the changelog: at least once
         changelog = self.table.changelog_topic.get_topic_name()
         for partition, key, value in self.states.persist(sorted(touched)):
             await producer.send(changelog, key, value, partition, None, None)
