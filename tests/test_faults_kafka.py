@@ -28,30 +28,31 @@ def test_kill_9_mid_stream_three_times(
 ) -> None:
     import asyncio
 
-    events = dataset(seed=21, accounts=120, days=25, duplicate_ratio=0.01, invalid_ratio=0.01)
-    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path, env={"CS_BATCH_SIZE": "500"})
+    events = dataset(seed=21, accounts=160, days=25, duplicate_ratio=0.01, invalid_ratio=0.01)
+    chunks = [events[i::4] for i in range(4)]  # interleaved: each chunk spans the 25 days
+    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
     asyncio.run(create_topics_for(kafka.bootstrap, worker))
-    total = send(kafka.bootstrap, worker, events)
     rng = random.Random(5)
-    kills = 0
+    sent = 0
+    mid_stream = 0
     worker.start()
     try:
-        for fraction in sorted(rng.uniform(0.15, 0.85) for _ in range(3)):
-            target = total * fraction
+        for chunk in chunks[:3]:
+            sent += send(kafka.bootstrap, worker, chunk)
+            target = sent - len(chunk) * rng.uniform(0.3, 0.8)  # a random point of this chunk
             seen = wait_for(
                 lambda t=target: (n := handled(worker.metrics())) >= t and n, 180, "progress"
             )
-            if seen >= total:
-                break
-            worker.stop(sig=signal.SIGKILL)
-            kills += 1
+            worker.stop(sig=signal.SIGKILL)  # at once: the chunk is still being applied
+            mid_stream += seen < sent
             worker.start()
-        wait_for(lambda: handled(worker.metrics()) >= total, 240, "all events after the kills")
+        sent += send(kafka.bootstrap, worker, chunks[3])
+        wait_for(lambda: handled(worker.metrics()) >= sent, 240, "all events after the kills")
         as_of = datetime.now(UTC)
         live = cs_sum([worker.metrics()])
     finally:
         worker.stop()
-    assert kills >= 2, "the stream ended before the worker could be killed mid-stream"
+    assert mid_stream >= 2, "the worker was not killed mid-stream"
     assert diff(live, replayed(events, tmp_path, as_of)) == {}
 
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from stream_app.kpi.group import KpiGroup
+from stream_app.kpi.health import VoiceHealthKpis
+from stream_app.kpi.onboarding import OnboardingKpis
+from stream_app.kpi.revenue import RevenueKpis
 from stream_app.kpi.usage import UsageKpis
 from stream_app.settings import KpiSettings
 
 GROUP_CLASSES: list[type[KpiGroup[Any]]] = [
     UsageKpis,
+    OnboardingKpis,
+    RevenueKpis,
+    VoiceHealthKpis,
 ]
 
 

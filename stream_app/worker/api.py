@@ -1,0 +1,234 @@
+"""The worker's HTTP API (Faust web) and the publisher of account-health band changes.
+
+``GET /accounts/{account_id}``: the account's view (every KPI group's ``describe``:
+status, MRR, activity, milestones, surveys, support, health and its components) as of
+the wall clock. Faust table routing sends the request to the worker that owns the
+account's partition: murmur2(account_id) over the partitions of the state table's
+changelog, which is the account's source partition when producers use the default
+(Java / aiokafka) partitioner with the account id as the key, as the contract asks.
+
+``GET /accounts?band=critical&limit=50``: the lowest-scoring accounts (of that band;
+without ``band``, of every band except churned). The worker that receives it asks the
+other workers of the table (``local=1``) and merges their answers.
+
+:func:`publish_health_changes` sends the cores' queued band changes to
+``CS_TOPIC_ACCOUNT_HEALTH`` (key = account id, value = JSON) and waits for the broker's
+acknowledgement, before the batch's changelog records are sent: a crash can repeat a
+band-change event but not lose it (at least once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import orjson
+from aiokafka.partitioner import murmur2
+
+from stream_app.kpi.core import PartitionCore
+from stream_app.kpi.health import HEALTH_ROLE, VoiceHealthKpis
+from stream_app.kpi.health_score import BANDS, CHURNED, Health
+from stream_app.timeutil import utc_now
+
+if TYPE_CHECKING:
+    from stream_app.worker.app import KpiWorker
+
+log = logging.getLogger(__name__)
+
+MAX_ACCOUNT_ID = 128  # as in the event contract
+DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
+LIST_BANDS = (*BANDS, CHURNED)
+PEER_TIMEOUT_S = 5.0
+
+
+def _json(web: Any, body: dict[str, Any], status: int = 200) -> Any:
+    return web.bytes(orjson.dumps(body), content_type="application/json", status=status)
+
+
+def _error(web: Any, status: int, error: str, detail: str) -> Any:
+    return _json(web, {"error": error, "detail": detail}, status)
+
+
+def source_partition(account_id: str, partitions: int) -> int:
+    """The partition the default partitioner gives a message keyed by ``account_id``."""
+    return (murmur2(account_id.encode()) & 0x7FFFFFFF) % partitions
+
+
+def health_group(core: PartitionCore) -> VoiceHealthKpis | None:
+    return next((g for g in core.groups if isinstance(g, VoiceHealthKpis)), None)
+
+
+def account_view(worker: KpiWorker, account_id: str) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of ``GET /accounts/{account_id}`` on the worker owning it."""
+    partitions = worker.settings.partitions
+    expected = source_partition(account_id, partitions)
+    cores = worker.states.cores
+    found = [c for c in (cores.get(expected), *cores.values()) if c and account_id in c.accounts]
+    if not found:
+        if expected not in cores:
+            detail = f"partition {expected} is not loaded on this worker (rebalancing?)"
+            return 503, {"error": "unavailable", "detail": detail}
+        detail = f"no accepted event of account {account_id!r} (partition {expected})"
+        return 404, {"error": "unknown account", "detail": detail}
+    core = found[0]
+    as_of = utc_now()
+    view = core.describe(account_id, as_of) or {}
+    return 200, {
+        "account_id": account_id,
+        "as_of": as_of.isoformat(),
+        "partition": core.partition,
+        "served_by": str(worker.app.conf.canonical_url),
+        **view,
+    }
+
+
+def _entry(account_id: str, health: Health, partition: int) -> dict[str, Any]:
+    weakest = min(health.components.items(), key=lambda item: item[1].score, default=None)
+    return {
+        "account_id": account_id,
+        "score": health.score,
+        "band": health.band,
+        "weakest_component": weakest[0] if weakest else None,
+        "partition": partition,
+    }
+
+
+def local_ranking(worker: KpiWorker, band: str | None, limit: int) -> list[dict[str, Any]]:
+    """This worker's lowest-scoring accounts (of ``band``; else of every non-churned band)."""
+    out: list[dict[str, Any]] = []
+    as_of = utc_now()
+    for core in worker.states.owned():
+        group = health_group(core)
+        if group is None:
+            continue
+        day = core.context(as_of).as_of_day
+        wanted = BANDS if band is None else (band,)
+        for account_id, health in group.ranking(core.group_states(group), day, wanted):
+            out.append(_entry(account_id, health, core.partition))
+    out.sort(key=lambda e: (e["score"], e["account_id"]))
+    return out[:limit]
+
+
+def parse_list_query(query: Any) -> tuple[str | None, int, bool] | str:
+    """(band, limit, local) from the query string, or what is wrong with it."""
+    unknown = sorted(set(query) - {"band", "limit", "local"})
+    if unknown:
+        return f"unknown parameter(s) {', '.join(unknown)}; use band, limit"
+    band = query.get("band") or None
+    if band is not None and band not in LIST_BANDS:
+        return f"band must be one of {', '.join(LIST_BANDS)}, not {band!r}"
+    text = query.get("limit", str(DEFAULT_LIMIT))
+    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
+        return f"limit must be an integer from 1 to {MAX_LIMIT}, not {text!r}"
+    local = query.get("local", "0")
+    if local not in ("0", "1"):
+        return f"local must be 0 or 1, not {local!r}"
+    return band, int(text), local == "1"
+
+
+async def _peer_rankings(
+    worker: KpiWorker, request: Any
+) -> tuple[list[dict[str, Any]], list[str], int]:
+    """Rankings of the other workers of the table: (entries, unreachable workers, workers)."""
+    app = worker.app
+    me = str(app.conf.canonical_url).rstrip("/")
+    peers = [
+        str(url).rstrip("/")
+        for url, topics in app.router.table_metadata(worker.table.name).items()
+        if any(topics.values())
+    ]
+    others = [p for p in peers if p != me]
+    query = {**request.query, "local": "1"}
+    timeout = aiohttp.ClientTimeout(total=PEER_TIMEOUT_S)
+
+    async def fetch(peer: str) -> list[dict[str, Any]]:
+        async with app.http_client.get(f"{peer}/accounts", params=query, timeout=timeout) as resp:
+            resp.raise_for_status()
+            body = orjson.loads(await resp.read())
+            return list(body["accounts"])
+
+    results = await asyncio.gather(*(fetch(p) for p in others), return_exceptions=True)
+    entries: list[dict[str, Any]] = []
+    failed: list[str] = []
+    for peer, result in zip(others, results, strict=True):
+        if isinstance(result, BaseException):
+            log.warning("GET /accounts: worker %s did not answer: %r", peer, result)
+            failed.append(peer)
+        else:
+            entries.extend(result)
+    return entries, failed, len(set(peers) | {me})
+
+
+def register_api(worker: KpiWorker) -> None:
+    """Add ``/accounts/{account_id}`` and ``/accounts`` to the worker's web server, and
+    declare the account-health topic when the app starts."""
+    app = worker.app
+    settings = worker.settings
+    topic = app.topic(
+        settings.topic_account_health,
+        key_serializer="raw",
+        value_serializer="raw",
+        partitions=settings.partitions,
+    )
+
+    @app.task
+    async def _declare_account_health() -> None:
+        await topic.maybe_declare()
+
+    @app.table_route(table=worker.table, match_info="account_id")
+    async def owned_account(web: Any, request: Any, account_id: str) -> Any:
+        status, body = account_view(worker, account_id)
+        return _json(web, body, status)
+
+    @app.page("/accounts/{account_id}")
+    async def account(web: Any, request: Any, account_id: str) -> Any:
+        if not 1 <= len(account_id) <= MAX_ACCOUNT_ID:
+            detail = f"account_id must be 1-{MAX_ACCOUNT_ID} characters"
+            return _error(web, 400, "bad request", detail)
+        if request.query:
+            return _error(web, 400, "bad request", "this endpoint takes no parameters")
+        return await owned_account(web, request, account_id=account_id)  # type: ignore[call-arg]
+
+    @app.page("/accounts")
+    async def accounts(web: Any, request: Any) -> Any:
+        parsed = parse_list_query(request.query)
+        if isinstance(parsed, str):
+            return _error(web, 400, "bad request", parsed)
+        band, limit, local = parsed
+        entries = local_ranking(worker, band, limit)
+        failed: list[str] = []
+        workers = 1
+        if not local:
+            more, failed, workers = await _peer_rankings(worker, request)
+            entries = sorted([*entries, *more], key=lambda e: (e["score"], e["account_id"]))
+        body = {
+            "as_of": utc_now().isoformat(),
+            "band": band,
+            "limit": limit,
+            "workers": workers,
+            "complete": not failed,
+            "unreachable": failed,
+            "accounts": entries[:limit],
+        }
+        return _json(web, body)
+
+
+async def publish_health_changes(worker: KpiWorker) -> int:
+    """Send the owned cores' queued band changes; returns how many were sent."""
+    records = [r for core in worker.states.owned() for r in core.drain_outbox()]
+    if not records:
+        return 0
+    name = worker.settings.topic_account_health  # declared when the app starts
+    producer = worker.app.producer
+    pending = []
+    for role, key, value in records:
+        if role != HEALTH_ROLE:
+            log.warning("no topic for outbox records of role %r; dropped", role)
+            continue
+        pending.append(
+            await producer.send(name, key.encode(), orjson.dumps(value), None, None, None)
+        )
+    await asyncio.gather(*pending)
+    return len(pending)
