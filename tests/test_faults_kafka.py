@@ -29,7 +29,8 @@ def test_kill_9_mid_stream_three_times(
     import asyncio
 
     events = dataset(seed=21, accounts=160, days=25, duplicate_ratio=0.01, invalid_ratio=0.01)
-    chunks = [events[i::4] for i in range(4)]  # interleaved: each chunk spans the 25 days
+    size = len(events) // 4 + 1
+    chunks = [events[i : i + size] for i in range(0, len(events), size)]  # in stream order
     worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
     asyncio.run(create_topics_for(kafka.bootstrap, worker))
     rng = random.Random(5)
