@@ -1,4 +1,4 @@
-"""Table-driven unit tests of the onboarding group (docs/kpis-onboarding.md)."""
+"""Table-driven unit tests of the onboarding group (docs/kpis.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Table-driven unit tests of the revenue group (docs/kpis-revenue.md)."""
+"""Table-driven unit tests of the revenue group (docs/kpis.md)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The voice, support & health group: survey and ticket KPIs, and the account health score.
 
-Exports (docs/kpis-voice-health.md): ``cs_survey_responses{survey,score,window="90d"}``,
+Exports (docs/kpis.md): ``cs_survey_responses{survey,score,window="90d"}``,
 ``cs_tickets_opened{channel,window="30d"}``, ``cs_tickets_resolved{window="30d"}``,
 ``cs_tickets_resolved_first_contact{window="30d"}``, the gauge histogram
 ``cs_ticket_resolution_seconds`` and ``cs_accounts_by_health{band}``.

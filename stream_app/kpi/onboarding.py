@@ -1,5 +1,5 @@
 """The onboarding group: signup cohorts, activation, time to value, first week, adoption
-and referrals (docs/kpis-onboarding.md).
+and referrals (docs/kpis.md).
 
 State per account (all of it a function of the set of events, never of their order):
 

@@ -1,5 +1,5 @@
 """The revenue group: accounts by subscription status, MRR and its movements, customer
-churn and retention counts, renewals, payment failures and revenue (docs/kpis-revenue.md).
+churn and retention counts, renewals, payment failures and revenue (docs/kpis.md).
 
 It consumes every event type (an account seen in any accepted event is at least a trial
 account); non-billing events only move the account's ``first`` time. Billing events are
