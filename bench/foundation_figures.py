@@ -21,6 +21,8 @@ from stream_app.produce import produce
 from stream_app.replay import replay
 from tests.worker_proc import WorkerProcess, handled, wait_for
 
+CEILING: dict[str, float] = {}
+
 
 def rss_mb(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
@@ -42,6 +44,28 @@ def user_events(users: int, accounts: int) -> Iterator[dict[str, object]]:
         }
 
 
+async def ceiling_eps(bootstrap: str, topics: list[str], total: int) -> float:
+    """A bare aiokafka consumer reading ``topics`` to the end (getmany, no decoding)."""
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(
+        *topics, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+    )
+    await consumer.start()
+    try:
+        seen = 0
+        started = None
+        while seen < total:
+            batch = await consumer.getmany(timeout_ms=1000, max_records=10_000)
+            n = sum(len(v) for v in batch.values())
+            if n and started is None:
+                started = time.monotonic()
+            seen += n
+        return total / (time.monotonic() - (started or time.monotonic()))
+    finally:
+        await consumer.stop()
+
+
 def measure_worker(
     kafka: LocalKafka, tmp: Path, prefix: str, events: list[dict[str, object]]
 ) -> tuple[float, float, float]:
@@ -54,6 +78,7 @@ def measure_worker(
         create_topics(kafka.bootstrap, [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]], 4)
     )
     asyncio.run(produce(f"kafka://{kafka.bootstrap}", topics, events))
+    CEILING[prefix] = asyncio.run(ceiling_eps(kafka.bootstrap, list(topics.values()), len(events)))
     worker.start()
     try:
         wait_for(
@@ -86,6 +111,8 @@ def main() -> None:
         events = list(generate_history(cfg))
         eps, _, _ = measure_worker(kafka, tmp, "bench-gen", events)
         out["worker_eps"] = round(eps)
+        out["ceiling_eps"] = round(CEILING["bench-gen"])
+        out["ratio"] = round(eps / CEILING["bench-gen"], 4)
         users = list(user_events(args.users, args.users // 20))
         _, base, full = measure_worker(kafka, tmp, "bench-users", users)
         out["worker_rss_base_mb"] = round(base, 1)
