@@ -25,6 +25,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from stream_app.contract import PRODUCT_TYPES, AnyEvent
+from stream_app.kpi.daycount import count_in_window, move
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.onboarding_state import (
@@ -41,10 +42,8 @@ from stream_app.kpi.onboarding_state import (
     histogram,
     iso,
     micros,
-    move,
     whole_seconds,
 )
-from stream_app.kpi.usage import count_in_window
 from stream_app.settings import KpiSettings
 from stream_app.timeutil import day_label
 

@@ -9,7 +9,6 @@ is exact and sums do not depend on how accounts are grouped or ordered.
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -49,17 +48,6 @@ def active_days(state: OnboardingState, first: int, last: int) -> int:
     if last < first:
         return 0
     return ((state.mask >> (top - last)) & ((1 << (last - first + 1)) - 1)).bit_count()
-
-
-def move(counts: Counter[int], old: int | None, new: int | None) -> None:
-    if old is not None:
-        left = counts[old] - 1
-        if left:
-            counts[old] = left
-        else:
-            del counts[old]
-    if new is not None:
-        counts[new] += 1
 
 
 def micros(ts: datetime) -> int:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from stream_app.contract import PRODUCT_TYPES, AnyEvent
+from stream_app.kpi.daycount import count_in_window, move
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.settings import KpiSettings
@@ -26,23 +27,6 @@ OTHER_FEATURE = "other"
 class UsageState:
     users: dict[str, int] = field(default_factory=dict)  # user -> last active day
     features: dict[str, dict[str, int]] = field(default_factory=dict)  # feature -> user -> day
-
-
-def _move(counts: Counter[int], old: int | None, new: int | None) -> None:
-    if old is not None:
-        left = counts[old] - 1
-        if left:
-            counts[old] = left
-        else:
-            del counts[old]
-    if new is not None:
-        counts[new] += 1
-
-
-def count_in_window(counts: Counter[int], as_of_day: int, days: int) -> int:
-    """Entries whose day falls in the ``days``-day window ending on ``as_of_day``."""
-    first = as_of_day - days + 1
-    return sum(n for day, n in counts.items() if first <= day <= as_of_day)
 
 
 class UsageKpis(KpiGroup[UsageState]):
@@ -72,14 +56,14 @@ class UsageKpis(KpiGroup[UsageState]):
         old = state.users.get(user)
         if old is None or day > old:
             state.users[user] = day
-            _move(self.active_by_day, old, day)
+            move(self.active_by_day, old, day)
         if event.type == "feature_used":
             name = self._fold(event.feature)
             users = state.features.setdefault(name, {})
             old = users.get(user)
             if old is None or day > old:
                 users[user] = day
-                _move(self.feature_by_day.setdefault(name, Counter()), old, day)
+                move(self.feature_by_day.setdefault(name, Counter()), old, day)
 
     def attach(self, account_id: str, state: UsageState) -> None:
         for day in state.users.values():
