@@ -8,7 +8,6 @@ unknown extra fields are ignored.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -229,11 +228,6 @@ def check_transport(event: AnyEvent, topic_role: str | None, key: bytes | None) 
     if key is not None and key != event.account_id.encode("utf-8"):
         return Rejection("key_mismatch", "message key differs from account_id")
     return None
-
-
-def event_time(event: AnyEvent) -> datetime:
-    """The event's time (always timezone-aware)."""
-    return event.ts
 
 
 def json_schemas() -> dict[str, dict[str, object]]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
 
@@ -23,11 +23,6 @@ def day_label(day: int) -> str:
     return date.fromordinal(day + _EPOCH_ORDINAL).isoformat()
 
 
-def window_first_day(as_of_day: int, days: int) -> int:
-    """First day of the ``days``-day window that ends on ``as_of_day`` (inclusive)."""
-    return as_of_day - days + 1
-
-
 def parse_as_of(text: str) -> datetime:
     """Parse an RFC 3339 time given on the command line (an offset is required)."""
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -40,5 +35,3 @@ def utc_now() -> datetime:
     """The wall clock (the live worker's T)."""
     return datetime.now(UTC)
 
-
-ONE_DAY = timedelta(days=1)

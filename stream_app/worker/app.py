@@ -136,7 +136,6 @@ class KpiWorker:
             # subscribed through the conductor, but no agent sees their messages
             install_batch_consumer(app, set(self.topic_roles), self.handle_records)
             app.topics.add(self.source)
-            apply_batches = None
         else:
 
             @app.agent(self.source, name="cs-kpi-batches")
@@ -164,7 +163,6 @@ class KpiWorker:
             return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
         register_api(self)  # /accounts/{account_id}, /accounts, the account-health topic
-        self._agent = apply_batches
 
     def _owned_partitions(self) -> set[int]:
         assignment = self.app.consumer.assignment()
