@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from stream_app.contract import json_schemas
+from stream_app.generated import drifted, write_files
 
 SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
 
@@ -19,20 +20,9 @@ def rendered() -> dict[str, str]:
 
 
 def write(directory: Path = SCHEMA_DIR) -> list[Path]:
-    directory.mkdir(parents=True, exist_ok=True)
-    paths = []
-    for name, text in rendered().items():
-        path = directory / name
-        path.write_text(text, encoding="utf-8")
-        paths.append(path)
-    return paths
+    return write_files(rendered(), directory)
 
 
 def drift(directory: Path = SCHEMA_DIR) -> list[str]:
     """Names of schema files that differ from the models (empty when in sync)."""
-    out = []
-    for name, text in rendered().items():
-        path = directory / name
-        if not path.exists() or path.read_text(encoding="utf-8") != text:
-            out.append(name)
-    return out
+    return drifted(rendered(), directory)

@@ -19,6 +19,7 @@ from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from stream_app.dashboards.customers import engagement, overview
 from stream_app.dashboards.operations import pipeline, voice
 from stream_app.dashboards.revenue import revenue
+from stream_app.generated import drifted, write_files
 
 BOARDS: tuple[Callable[[], dashboard.Dashboard], ...] = (
     overview,
@@ -52,25 +53,12 @@ def generated() -> dict[str, str]:
 
 
 def write(out_dir: Path = OUT_DIR) -> list[Path]:
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    for name, text in generated().items():
-        path = out_dir / name
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    return write_files(generated(), out_dir)
 
 
 def drift(out_dir: Path = OUT_DIR) -> list[str]:
     """Names of the board files that are missing, stale, or no longer generated."""
-    want = generated()
-    have = {p.name for p in out_dir.glob("*.json")}
-    stale = [
-        name
-        for name, text in want.items()
-        if not (out_dir / name).is_file() or (out_dir / name).read_text(encoding="utf-8") != text
-    ]
-    return sorted(stale + sorted(have - set(want)))
+    return drifted(generated(), out_dir, "*.json")
 
 
 def panel_queries(doc: dict[str, Any]) -> Iterator[tuple[str, str]]:
