@@ -71,11 +71,14 @@ def replay(
     until = as_of.timestamp() if as_of is not None else None
     started = time.monotonic()
     lines = 0
+    ingest = core.ingest
     for raw in _lines((Path(p) for p in paths), progress):
         lines += 1
         # lateness clock: --as-of, else the latest event time seen so far (what a live
         # worker's wall clock was when these events were fresh)
-        core.ingest(raw, now=until if until is not None else core.max_ts, until=until)
+        now = until if until is not None else core.max_ts
+        ingest(raw, now=now, until=until)
+    core.settle()
     seconds = time.monotonic() - started
     if as_of is None:
         latest = core.max_ts if core.max_ts is not None else time.time()

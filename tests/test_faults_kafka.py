@@ -28,7 +28,8 @@ def test_kill_9_mid_stream_three_times(
 ) -> None:
     import asyncio
 
-    events = dataset(seed=21, accounts=160, days=25, duplicate_ratio=0.01, invalid_ratio=0.01)
+    # big enough that a chunk takes the (batch-fed) worker a while to apply
+    events = dataset(seed=21, accounts=600, days=25, duplicate_ratio=0.01, invalid_ratio=0.01)
     size = len(events) // 4 + 1
     chunks = [events[i : i + size] for i in range(0, len(events), size)]  # in stream order
     worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
@@ -42,7 +43,10 @@ def test_kill_9_mid_stream_three_times(
             sent += send(kafka.bootstrap, worker, chunk)
             target = sent - len(chunk) * rng.uniform(0.3, 0.8)  # a random point of this chunk
             seen = wait_for(
-                lambda t=target: (n := handled(worker.metrics())) >= t and n, 180, "progress"
+                lambda t=target: (n := handled(worker.metrics())) >= t and n,
+                180,
+                "progress",
+                interval=0.01,
             )
             worker.stop(sig=signal.SIGKILL)  # at once: the chunk is still being applied
             mid_stream += seen < sent

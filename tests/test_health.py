@@ -366,6 +366,7 @@ def test_an_undrained_outbox_is_capped() -> None:
     for i in range(40):  # the user's latest NPS answer flips healthy / critical each time
         ts = (start + timedelta(hours=i)).isoformat()
         core.ingest(ev("survey_answered", eid=str(i), ts=ts, survey="nps", score=10 * (i % 2)))
+        core.settle()  # a batch of one: the worker settles after each batch
     assert 2 <= len(group.outbox) <= 4
     assert group.outbox[-1][2]["new_band"] == "healthy"
 

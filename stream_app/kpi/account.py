@@ -24,6 +24,8 @@ class AccountState:
     duplicates: int = 0
     max_day: dict[str, int] = field(default_factory=dict)
     groups: dict[str, Any] = field(default_factory=dict)
+    #: per role, the earliest day in ``seen`` (derived, not persisted)
+    oldest: dict[str, int] = field(default_factory=dict)
 
     def to_record(self, partition: int, groups: dict[str, Any]) -> dict[str, Any]:
         """Compact JSON-able form; ``groups`` holds the groups' dumped slices."""
@@ -46,4 +48,7 @@ class AccountState:
             counts=dict(record.get("c", {})),
             duplicates=int(record.get("d", 0)),
             max_day=dict(record.get("m", {})),
+            oldest={
+                role: min(ids.values()) for role, ids in record.get("s", {}).items() if ids
+            },
         )

@@ -14,23 +14,16 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
-from stream_app.contract import (
-    EVENT_TYPES,
-    REJECTION_REASONS,
-    TYPE_TOPIC,
-    AnyEvent,
-    Rejection,
-    check_transport,
-    parse_event,
-)
+from stream_app.contract import EVENT_TYPES, REJECTION_REASONS, TYPE_TOPIC, Rejection
+from stream_app.contract_fast import Event, EventParser
 from stream_app.kpi.account import AccountState
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.registry import build_groups
 from stream_app.settings import KpiSettings
-from stream_app.timeutil import day_of
 
 log = logging.getLogger(__name__)
+_NO_US = -(2**63)
 
 
 class Outcome(enum.Enum):
@@ -57,12 +50,14 @@ class PartitionCore:
         self._by_type: dict[str, list[KpiGroup[Any]]] = {
             t: [g for g in self.groups if t in g.types] for t in EVENT_TYPES
         }
-        self.type_counts: Counter[str] = Counter()
+        self.parser = EventParser(self.tz, self.max_bytes)
+        self._checks = [g.check for g in self.groups if type(g).check is not KpiGroup.check]
+        self.type_counts: Counter[str] = Counter({t: 0 for t in EVENT_TYPES})
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
         self.offsets: dict[str, int] = {}  # role -> highest offset fully handled
         self.dirty: set[str] = set()
-        self.max_ts: float | None = None
+        self.max_us = _NO_US  # the latest event time applied (epoch microseconds)
 
     # -- ingest ---------------------------------------------------------------
     def ingest(
@@ -75,7 +70,7 @@ class PartitionCore:
         now: float | None = None,
         check_future: bool = False,
         until: float | None = None,
-    ) -> tuple[Outcome, AnyEvent | Rejection]:
+    ) -> tuple[Outcome, Event | Rejection]:
         """Validate and apply one message; never raises on bad input.
 
         ``now`` (epoch seconds) is the clock of lateness: an event older than
@@ -84,15 +79,15 @@ class PartitionCore:
         ``until`` (replay's ``--as-of``): a valid event with a later ``ts`` is not
         counted at all (outcome ``LATER``), as if it had not happened yet.
         """
-        if role is not None and offset is not None and self.already_handled(role, offset):
+        if role is not None and offset is not None and offset <= self.offsets.get(role, -1):
             return Outcome.REDELIVERED, Rejection("redelivered", "handled before a restart")
         result = self._validate(raw, role, key, now, check_future)
-        if isinstance(result, Rejection):
+        if type(result) is Rejection:
             self.rejected[result.reason] += 1
             self._handled(role, offset)
             return Outcome.REJECTED, result
-        event, day = result
-        if until is not None and event.ts.timestamp() > until:
+        event, day = result  # type: ignore[misc]
+        if until is not None and event.us > until * 1_000_000:
             return Outcome.LATER, event
         outcome = self.apply(event, day, role, offset)
         self._handled(role, offset)
@@ -105,28 +100,26 @@ class PartitionCore:
         key: bytes | None,
         now: float | None,
         check_future: bool,
-    ) -> tuple[AnyEvent, int] | Rejection:
-        event = parse_event(raw, self.max_bytes)
-        if isinstance(event, Rejection):
-            return event
-        refused = check_transport(event, role, key)
-        if refused is not None:
-            return refused
-        try:
-            day = day_of(event.ts, self.tz)
-            ts = event.ts.timestamp()
-        except (OverflowError, ValueError) as exc:
-            return Rejection("invalid_timestamp", f"ts: {exc}")
+    ) -> tuple[Event, int] | Rejection:
+        result = self.parser.parse(raw)
+        if type(result) is Rejection:
+            return result
+        event = result[0]  # type: ignore[index]
+        if role is not None and TYPE_TOPIC[event.type] != role:
+            return Rejection("wrong_topic", f"{event.type} is not a {role} event")
+        if key is not None and key != event.account_id.encode("utf-8"):
+            return Rejection("key_mismatch", "message key differs from account_id")
         if now is not None:
+            ts = event.us / 1_000_000
             if ts < now - self.max_lateness_s:
                 return Rejection("too_late", f"older than {self.settings.max_lateness_days} days")
             if check_future and ts > now + self.settings.future_tolerance_s:
                 return Rejection("future", f"more than {self.settings.future_tolerance_s}s ahead")
-        for group in self._by_type[event.type]:
-            refused = group.check(event)
+        for check in self._checks:
+            refused = check(event)
             if refused is not None:
                 return refused
-        return event, day
+        return result
 
     def already_handled(self, role: str, offset: int) -> bool:
         """True when a redelivered message was fully handled before a restart."""
@@ -137,7 +130,7 @@ class PartitionCore:
             self.offsets[role] = offset
 
     def apply(
-        self, event: AnyEvent, day: int, role: str | None = None, offset: int | None = None
+        self, event: Event, day: int, role: str | None = None, offset: int | None = None
     ) -> Outcome:
         """Apply one valid event whose calendar day is ``day``."""
         account_id = event.account_id
@@ -149,11 +142,13 @@ class PartitionCore:
                 return Outcome.REDELIVERED
             acct.offsets[role] = offset
         self.dirty.add(account_id)
-        role_of = TYPE_TOPIC[event.type]
+        kind = event.type
+        role_of = TYPE_TOPIC[kind]
         seen = acct.seen.get(role_of)
         if seen is None:
             seen = acct.seen[role_of] = {}
-        if event.event_id in seen:
+        event_id = event.event_id
+        if event_id in seen:
             acct.duplicates += 1
             self.duplicates += 1
             return Outcome.DUPLICATE
@@ -161,29 +156,44 @@ class PartitionCore:
         if latest is None or day > latest:
             latest = acct.max_day[role_of] = day
             oldest = day - self.horizon
-            if any(d < oldest for d in seen.values()):
+            if acct.oldest.get(role_of, oldest) < oldest:  # forget ids beyond the horizon
                 seen = acct.seen[role_of] = {k: d for k, d in seen.items() if d >= oldest}
+                acct.oldest[role_of] = min(seen.values(), default=day)
         if day >= latest - self.horizon:
-            seen[event.event_id] = day
-        acct.counts[event.type] = acct.counts.get(event.type, 0) + 1
-        self.type_counts[event.type] += 1
-        ts = event.ts.timestamp()
-        if self.max_ts is None or ts > self.max_ts:
-            self.max_ts = ts
-        for group in self._by_type[event.type]:
-            state = acct.groups.get(group.key)
+            seen[event_id] = day
+            if day < acct.oldest.get(role_of, day + 1):
+                acct.oldest[role_of] = day
+        counts = acct.counts
+        counts[kind] = counts.get(kind, 0) + 1
+        self.type_counts[kind] += 1
+        if event.us > self.max_us:
+            self.max_us = event.us
+        groups = acct.groups
+        for group in self._by_type[kind]:
+            state = groups.get(group.key)
             if state is None:
-                state = acct.groups[group.key] = group.new()
+                state = groups[group.key] = group.new()
             try:
                 group.apply(account_id, state, event, day)
             except Exception as exc:  # one KPI's bug must not stop the others or the stream
                 self.errors[group.key] += 1
-                log.warning("KPI group %r failed on a %s event: %r", group.key, event.type, exc)
+                log.warning("KPI group %r failed on a %s event: %r", group.key, kind, exc)
         return Outcome.APPLIED
+
+    @property
+    def max_ts(self) -> float | None:
+        """The latest event time applied (epoch seconds), None before any."""
+        return None if self.max_us == _NO_US else self.max_us / 1_000_000
+
+    def settle(self) -> None:
+        """Finish the groups' deferred work (once per batch; reads call it too)."""
+        for group in self.groups:
+            group.settle()
 
     # -- persistence ----------------------------------------------------------
     def take_dirty(self) -> Iterator[tuple[str, dict[str, Any]]]:
         """Records of the accounts changed since the last call (coalesced)."""
+        self.settle()
         dirty, self.dirty = self.dirty, set()
         for account_id in sorted(dirty):
             acct = self.accounts[account_id]
@@ -194,6 +204,7 @@ class PartitionCore:
 
     def drain_outbox(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Records the groups want published (topic role, key, value); clears them."""
+        self.settle()
         out: list[tuple[str, str, dict[str, Any]]] = []
         for group in self.groups:
             if group.outbox:
@@ -235,6 +246,7 @@ class PartitionCore:
         acct = self.accounts.get(account_id)
         if acct is None:
             return None
+        self.settle()
         ctx = self.context(as_of)
         view: dict[str, Any] = {"account_id": account_id, "events": dict(acct.counts)}
         for group in self.groups:
@@ -244,6 +256,7 @@ class PartitionCore:
 
     def families(self, as_of: datetime) -> list[Family]:
         """Every ``cs_*`` family as of ``as_of`` (event time)."""
+        self.settle()
         events = Family("cs_events", "counter", "Accepted events by type.")
         for name in EVENT_TYPES:
             events.add(self.type_counts.get(name, 0), "_total", type=name)

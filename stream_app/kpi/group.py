@@ -13,7 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar, Generic, TypeVar
 
-from stream_app.contract import AnyEvent, Rejection
+from stream_app.contract import Rejection
+from stream_app.contract_fast import Event
 from stream_app.kpi.families import Family
 from stream_app.settings import KpiSettings
 from stream_app.timeutil import day_of, day_start
@@ -61,7 +62,7 @@ class KpiGroup(ABC, Generic[S]):
         #: the worker publishes and clears them after each batch, replay discards them
         self.outbox: list[tuple[str, str, dict[str, Any]]] = []
 
-    def check(self, event: AnyEvent) -> Rejection | None:
+    def check(self, event: Event) -> Rejection | None:
         """Reject a contract-valid event this group cannot accept (e.g. a currency)."""
         return None
 
@@ -70,8 +71,12 @@ class KpiGroup(ABC, Generic[S]):
         """Empty per-account state."""
 
     @abstractmethod
-    def apply(self, account_id: str, state: S, event: AnyEvent, day: int) -> None:
+    def apply(self, account_id: str, state: S, event: Event, day: int) -> None:
         """Apply one new (deduplicated) event of the account; ``day`` is its calendar day."""
+
+    def settle(self) -> None:
+        """Finish work deferred from :meth:`apply` (called after each batch, before reads
+        and persistence): e.g. judge changed accounts once per batch, not per event."""
 
     @abstractmethod
     def attach(self, account_id: str, state: S) -> None:

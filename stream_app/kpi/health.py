@@ -10,32 +10,22 @@ with the days its band holds without new events (:mod:`stream_app.kpi.health_fac
 computes each coming day's band exactly as a read of that day would, up to a week ahead),
 so a scrape re-evaluates only the accounts that changed or whose band may change; an
 event that changes nothing as of L keeps the cache (shortened if it moved a dated fact).
-Band changes are evaluated in :meth:`apply`, as of the account's latest event day L,
-each time an event changes what the score depends on; a change from one band (or
-``churned``) to another is queued in :attr:`outbox` as ``("health", account_id, {...})``.
-The worker publishes the queue to the ``account-health`` topic after each batch; replay
-never publishes (it discards the queue).
+:meth:`apply` notes the accounts whose facts an event changed; :meth:`settle` (after
+each batch) judges their bands as of each account's latest event day L, and queues a
+change from one band (or ``churned``) to another in :attr:`outbox` as ``("health",
+account_id, {...})``. The worker publishes the queue to the ``account-health`` topic
+after each batch; replay never publishes (it discards the queue).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from stream_app.contract import (
-    EVENT_TYPES,
-    AnyEvent,
-    FeatureUsed,
-    MilestoneReached,
-    PaymentEvent,
-    SubscriptionCancelled,
-    SubscriptionEvent,
-    SurveyAnswered,
-    TicketOpened,
-    TicketResolved,
-    UserEvent,
-)
+from stream_app.contract import EVENT_TYPES, PRODUCT_TYPES
+from stream_app.contract_fast import Event
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.health_facts import HORIZON_DAYS, build_timeline
@@ -49,7 +39,6 @@ from stream_app.kpi.health_state import (
     record_activity,
     record_failed_payment,
     record_subscription,
-    to_us,
 )
 from stream_app.kpi.support import SupportAggregates, describe_support
 from stream_app.kpi.voice import (
@@ -65,6 +54,9 @@ from stream_app.timeutil import day_label
 HEALTH_ROLE = "health"  # outbox topic role: the worker sends it to CS_TOPIC_ACCOUNT_HEALTH
 #: replay never drains the outbox; a worker drains it after every batch (far below this)
 OUTBOX_LIMIT = 100_000
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+Trigger = tuple[str, str, int]  # (event_id, type, epoch us) of the event behind a change
 #: cached bands that expire at the next midnight re-evaluated per read (ahead of it)
 EXTEND_PER_READ = 100
 
@@ -84,12 +76,14 @@ class VoiceHealthKpis(KpiGroup[HealthState]):
         self.ticket_keep = settings.ticket_retention_days
         self.sentiment_keep = settings.health_sentiment_days + 1
         self.outbox_limit = max(OUTBOX_LIMIT, 2 * int(getattr(settings, "batch_size", 0)))
+        #: accounts whose facts changed since the last :meth:`settle`
+        self.pending: dict[str, tuple[HealthState, Trigger]] = {}
 
     def new(self) -> HealthState:
         return HealthState()
 
     # -- updates --------------------------------------------------------------------
-    def apply(self, account_id: str, state: HealthState, event: AnyEvent, day: int) -> None:
+    def apply(self, account_id: str, state: HealthState, event: Event, day: int) -> None:
         changed = False
         moved: int | None = None  # see record_activity
         if state.last is None or day > state.last:
@@ -97,36 +91,36 @@ class VoiceHealthKpis(KpiGroup[HealthState]):
             self._prune(state)
             changed = True
         last = state.last
-        if isinstance(event, FeatureUsed | UserEvent | MilestoneReached):
-            feature = event.feature if isinstance(event, FeatureUsed) else None
+        kind = event.type
+        if kind in PRODUCT_TYPES:
+            feature = event.feature if kind == "feature_used" else None
             activity, moved = record_activity(state, event.user_id, feature, day)
             changed = changed or activity
-        elif isinstance(event, SurveyAnswered):
+        elif kind == "survey_answered":
             self.voice.add(state.voice, event.survey, event.score, day, last - VOICE_KEEP_DAYS + 1)
-            answer = (to_us(event.ts), event.score, day)
+            answer = (event.us, event.score, day)
             cutoff = last - self.sentiment_keep + 1
             if record_latest(state.voice, event.survey, event.user_id, answer, cutoff):
                 changed = True
-        elif isinstance(event, TicketOpened | TicketResolved):
+        elif kind == "ticket_opened" or kind == "ticket_resolved":
             if day >= last - self.ticket_keep + 1:
-                if isinstance(event, TicketOpened):
-                    opening = (to_us(event.ts), day, event.channel)
+                if kind == "ticket_opened":
+                    opening = (event.us, day, event.channel)
                     self.support.open(state.tickets, event.ticket_id, opening)
                 else:
-                    resolution = (to_us(event.ts), day, event.contacts)
+                    resolution = (event.us, day, event.contacts)
                     self.support.resolve(state.tickets, event.ticket_id, resolution)
                 changed = True
-        elif isinstance(event, PaymentEvent):
-            if event.type == "payment_failed" and record_failed_payment(state, day):
+        elif kind == "payment_failed":
+            if record_failed_payment(state, day):
                 changed = True
-        elif isinstance(event, SubscriptionEvent | SubscriptionCancelled):
-            mrr = event.mrr if isinstance(event, SubscriptionEvent) else 0
-            currency = event.currency if isinstance(event, SubscriptionEvent) else ""
-            record_subscription(state, (to_us(event.ts), day, SUB_KIND[event.type], mrr, currency))
+        elif kind in SUB_KIND:
+            sub = (event.us, day, SUB_KIND[kind], event.mrr, event.currency)
+            record_subscription(state, sub)
             changed = True
         if changed:
             state.cache = None
-            self._band_change(account_id, state, event)
+            self.pending[account_id] = (state, (event.event_id, kind, event.us))
         elif state.cache is not None:
             # the facts as of L are unchanged, so a health cached as of L still holds for
             # L, and for later days until a moved user or feature would have left the
@@ -145,7 +139,16 @@ class VoiceHealthKpis(KpiGroup[HealthState]):
         prune_latest(state.voice, last - self.sentiment_keep + 1)
         self.support.prune(state.tickets, last - self.ticket_keep + 1)
 
-    def _band_change(self, account_id: str, state: HealthState, event: AnyEvent) -> None:
+    def settle(self) -> None:
+        """Judge the band of every account changed since the last call, as of its latest
+        event day, and queue the changes in :attr:`outbox` (the worker calls this after
+        each batch, so a band that flips and flips back within a batch is not published;
+        the trigger is the batch's last event that changed the account's facts)."""
+        pending, self.pending = self.pending, {}
+        for account_id, (state, trigger) in pending.items():
+            self._band_change(account_id, state, trigger)
+
+    def _band_change(self, account_id: str, state: HealthState, trigger: Trigger) -> None:
         assert state.last is not None
         health = self.health(state, state.last)
         old, new = state.band, health.band
@@ -160,9 +163,9 @@ class VoiceHealthKpis(KpiGroup[HealthState]):
             "new_band": new,
             "as_of_day": day_label(state.last),
             "trigger": {
-                "event_id": event.event_id,
-                "type": event.type,
-                "ts": event.ts.isoformat(),
+                "event_id": trigger[0],
+                "type": trigger[1],
+                "ts": (_EPOCH + trigger[2] * _ONE_US).isoformat(),
             },
             **health.summary(),
         }

@@ -24,7 +24,8 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from stream_app.contract import PRODUCT_TYPES, AnyEvent
+from stream_app.contract import PRODUCT_TYPES
+from stream_app.contract_fast import Event
 from stream_app.kpi.daycount import count_in_window, move
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
@@ -71,24 +72,24 @@ class OnboardingKpis(KpiGroup[OnboardingState]):
         return OnboardingState()
 
     # -- updates (hot path) -----------------------------------------------------
-    def apply(self, account_id: str, state: OnboardingState, event: AnyEvent, day: int) -> None:
+    def apply(self, account_id: str, state: OnboardingState, event: Event, day: int) -> None:
         self._active(state, day)
         kind = event.type
         if kind == "user_signed_up":
-            ts = micros(event.ts)
+            ts = event.us
             if state.signup is None or ts < state.signup:
                 state.signup = ts
                 state.signup_day = day
         elif kind == "milestone_reached":
-            name: str = event.milestone  # type: ignore[union-attr]
+            name = event.milestone
             if name in self.tracked:
-                ts = micros(event.ts)
+                ts = event.us
                 old = state.reached.get(name)
                 if old is None or ts < old:
                     state.reached[name] = ts
                     state.activated = self._activation(state.reached)
         elif kind == "referral_sent":
-            user: str = event.user_id  # type: ignore[union-attr]
+            user = event.user_id
             # ``last`` is set: this event was just recorded as activity
             if day > state.last - WINDOW_DAYS:  # type: ignore[operator]
                 old_day = state.referrers.get(user)

@@ -17,7 +17,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from stream_app.contract import EVENT_TYPES, AnyEvent, Rejection
+from stream_app.contract import EVENT_TYPES, Rejection
+from stream_app.contract_fast import Event
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.revenue_read import MOVEMENT_KINDS, Tally, major, scan
@@ -48,19 +49,22 @@ class RevenueKpis(KpiGroup[RevenueState]):
         super().__init__(settings)
         self.currency = settings.currency
         self.rate = settings.fx_rate
+        self.known = frozenset(
+            c for c in (*settings.fx_rates, settings.currency) if self.rate(c) is not None
+        )
         self.cancellations = 0  # accepted subscription_cancelled events (a counter)
 
-    def check(self, event: AnyEvent) -> Rejection | None:
-        currency: str | None = getattr(event, "currency", None)
-        if currency is None or self.rate(currency) is not None:
+    def check(self, event: Event) -> Rejection | None:
+        currency = event.currency  # "" for types without money
+        if not currency or currency in self.known or self.rate(currency) is not None:
             return None
         return Rejection("currency", f"{currency}: no rate to {self.currency} in CS_FX_RATES")
 
     def new(self) -> RevenueState:
         return RevenueState()
 
-    def apply(self, account_id: str, state: RevenueState, event: AnyEvent, day: int) -> None:
-        ts = to_us(event.ts)
+    def apply(self, account_id: str, state: RevenueState, event: Event, day: int) -> None:
+        ts = event.us
         if ts < state.first:
             state.first = ts
         kind = SUB_KINDS.get(event.type)
@@ -68,10 +72,10 @@ class RevenueKpis(KpiGroup[RevenueState]):
             state.add_sub((ts, CANCELLED, 0, ""))
             self.cancellations += 1
         elif kind is not None:
-            state.add_sub((ts, kind, event.mrr, event.currency))  # type: ignore[union-attr]
+            state.add_sub((ts, kind, event.mrr, event.currency))
         elif event.type in PAY_KINDS:
             state.add_pay(
-                (ts, PAY_KINDS[event.type], event.amount, event.currency)  # type: ignore[union-attr]
+                (ts, PAY_KINDS[event.type], event.amount, event.currency)
             )
 
     def attach(self, account_id: str, state: RevenueState) -> None:

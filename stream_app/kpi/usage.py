@@ -12,7 +12,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from stream_app.contract import PRODUCT_TYPES, AnyEvent
+from stream_app.contract import PRODUCT_TYPES
+from stream_app.contract_fast import Event
 from stream_app.kpi.daycount import count_in_window, move
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
@@ -51,18 +52,23 @@ class UsageKpis(KpiGroup[UsageState]):
             return feature
         return OTHER_FEATURE
 
-    def apply(self, account_id: str, state: UsageState, event: AnyEvent, day: int) -> None:
-        user: str = event.user_id  # type: ignore[union-attr]
-        old = state.users.get(user)
+    def apply(self, account_id: str, state: UsageState, event: Event, day: int) -> None:
+        user = event.user_id
+        users = state.users
+        old = users.get(user)
         if old is None or day > old:
-            state.users[user] = day
+            users[user] = day
             move(self.active_by_day, old, day)
         if event.type == "feature_used":
-            name = self._fold(event.feature)
-            users = state.features.setdefault(name, {})
-            old = users.get(user)
+            name = event.feature
+            if name not in self.feature_by_day:
+                name = self._fold(name)
+            by_user = state.features.get(name)
+            if by_user is None:
+                by_user = state.features[name] = {}
+            old = by_user.get(user)
             if old is None or day > old:
-                users[user] = day
+                by_user[user] = day
                 move(self.feature_by_day.setdefault(name, Counter()), old, day)
 
     def attach(self, account_id: str, state: UsageState) -> None:

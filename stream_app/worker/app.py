@@ -41,6 +41,8 @@ class PipelineMetrics:
     messages: Counter
     partitions: Gauge
     last_batch: Gauge
+    flushes: Counter
+    records_written: Counter
 
     @classmethod
     def create(cls, registry: CollectorRegistry) -> PipelineMetrics:
@@ -60,6 +62,16 @@ class PipelineMetrics:
             last_batch=Gauge(
                 "stream_app_last_batch_timestamp_seconds",
                 "Wall-clock time of the last applied batch.",
+                registry=registry,
+            ),
+            flushes=Counter(
+                "stream_app_state_flushes",
+                "State flushes (changed accounts written to the changelog, before a commit).",
+                registry=registry,
+            ),
+            records_written=Counter(
+                "stream_app_state_records_written",
+                "Changelog records written (one per changed account per flush, plus metas).",
                 registry=registry,
             ),
         )
@@ -96,6 +108,10 @@ class KpiWorker:
         )
         self.states = PartitionStates(settings, self.table.data)
         self.metrics = PipelineMetrics.create(self.registry)
+        self.handled = 0  # messages of source topics accounted for (any outcome)
+        self._touched: set[int] = set()  # partitions changed since the last flush_state
+        self.first_batch_at: float | None = None
+        self.last_batch_at: float | None = None
         self.registry.register(KpiCollector(self.states.owned, utc_now))
         self.registry.register(ConsumerLagCollector(self.app, self.topic_roles))
         self._wire()
@@ -134,7 +150,9 @@ class KpiWorker:
         if self.settings.batch_hook:
             # consumer-level batches (stream_app/worker/batching.py); the topics are
             # subscribed through the conductor, but no agent sees their messages
-            install_batch_consumer(app, set(self.topic_roles), self.handle_records)
+            install_batch_consumer(
+                app, set(self.topic_roles), self.handle_records, self.flush_state
+            )
             app.topics.add(self.source)
         else:
 
@@ -142,6 +160,7 @@ class KpiWorker:
             async def apply_batches(stream: faust.StreamT[bytes]) -> None:
                 async for events in stream.take_events(batch_size, within=within):  # type: ignore[attr-defined]
                     await self.handle_batch([event.message for event in events])
+                    await self.flush_state()  # the agent path writes state per batch
 
         @app.task
         async def _declare_dead_letters() -> None:
@@ -157,12 +176,25 @@ class KpiWorker:
             self.states.revoke(tp.partition for tp in revoked if tp.topic in self.topic_roles)
             self.metrics.partitions.set(len(self.states.cores))
 
+        @app.page("/progress")
+        async def progress(web: Any, request: Any) -> Any:
+            return web.json(self.progress())
+
         @app.page("/metrics")
         async def metrics(web: Any, request: Any) -> Any:
             body = generate_latest(self.registry)
             return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
         register_api(self)  # /accounts/{account_id}, /accounts, the account-health topic
+
+    def progress(self) -> dict[str, Any]:
+        """Cheap progress figures (no KPI reads): for benchmarks and readiness checks."""
+        return {
+            "handled": self.handled,
+            "first_batch_at": self.first_batch_at,
+            "last_batch_at": self.last_batch_at,
+            "partitions": sorted(self.states.cores),
+        }
 
     def _owned_partitions(self) -> set[int]:
         assignment = self.app.consumer.assignment()
@@ -173,21 +205,24 @@ class KpiWorker:
         await self.handle_batch(records)
 
     async def handle_batch(self, messages: Sequence[Any]) -> None:
-        """Apply a batch to the cores, dead-letter rejections, persist changed state.
+        """Apply a batch to the cores and dead-letter its rejections.
 
-        Changelog records go straight to the producer (not Faust's per-message
-        ``send_soon`` buffer); Faust flushes the producer before it commits offsets, so
-        a committed offset never runs ahead of the state it produced.
+        The changed state is written later, by :meth:`flush_state`, once per commit
+        interval (coalesced: one record per changed account however many batches changed
+        it). Records go straight to the producer (not Faust's per-message ``send_soon``
+        buffer); Faust flushes the producer before it commits offsets.
         """
-        touched: set[int] = set()
         outcomes: dict[str, int] = {}
         now = time.time()  # the worker's clock of lateness
         rejected: list[tuple[Any, Rejection]] = []
+        roles = self.topic_roles
+        core_of = self.states.core
+        touched = self._touched
         for msg in messages:  # Faust messages or aiokafka records: same attributes
-            role = self.topic_roles.get(msg.topic)
+            role = roles.get(msg.topic)
             if role is None:
                 continue
-            core = self.states.core(msg.partition)
+            core = core_of(msg.partition)
             touched.add(msg.partition)
             outcome, detail = core.ingest(
                 msg.value or b"", role, msg.key, msg.offset, now=now, check_future=True
@@ -205,14 +240,28 @@ class KpiWorker:
                 None,
                 dead_letter_headers(detail, msg.topic, msg.partition, msg.offset),
             )
-        await publish_health_changes(self)  # acked before the changelog: at least once
-        changelog = self.table.changelog_topic.get_topic_name()
-        for partition, key, value in self.states.persist(sorted(touched)):
-            await producer.send(changelog, key, value, partition, None, None)
         self.metrics.batches.inc()
         for outcome_name, n in outcomes.items():
             self.metrics.messages.labels(outcome_name).inc(n)
-        self.metrics.last_batch.set(time.time())
+            self.handled += n
+        finished = time.time()
+        if self.first_batch_at is None:
+            self.first_batch_at = now
+        self.last_batch_at = finished
+        self.metrics.last_batch.set(finished)
+
+    async def flush_state(self) -> None:
+        """Publish health band changes, then write every changed account and the meta of
+        each touched partition to the changelog (called before each offset commit)."""
+        touched, self._touched = self._touched, set()
+        await publish_health_changes(self)  # acked before the changelog: at least once
+        changelog = self.table.changelog_topic.get_topic_name()
+        producer = self.app.producer
+        writes = self.states.persist(sorted(touched))
+        for partition, key, value in writes:
+            await producer.send(changelog, key, value, partition, None, None)
+        self.metrics.records_written.inc(len(writes))
+        self.metrics.flushes.inc()
 
 
 def build_worker(settings: Settings, registry: CollectorRegistry | None = None) -> KpiWorker:

@@ -21,16 +21,37 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.types import TP
 
 RecordsHandler = Callable[[TP, Sequence[Any]], Awaitable[None]]
+CommitHook = Callable[[], Awaitable[None]]
 
 
-def install_batch_consumer(app: faust.App, topics: set[str], handler: RecordsHandler) -> None:
-    """Make ``app``'s consumer hand whole record lists of ``topics`` to ``handler``.
+def install_batch_consumer(
+    app: faust.App, topics: set[str], handler: RecordsHandler, before_commit: CommitHook
+) -> None:
+    """Make ``app``'s consumer hand whole record lists of ``topics`` to ``handler``, and
+    call ``before_commit`` (which writes the changed state to the changelog) before each
+    offset commit, with no batch applied in between: a committed offset never runs ahead
+    of the state its events produced.
 
     Must run before the app creates its consumer (i.e. before the worker starts).
     """
     base: Any = app.transport.Consumer
 
     class BatchConsumer(base):
+        _state_lock: asyncio.Lock | None = None
+
+        def _lock(self) -> asyncio.Lock:
+            if self._state_lock is None:
+                self._state_lock = asyncio.Lock()
+            return self._state_lock
+
+        async def force_commit(
+            self, topics: Any = None, start_new_transaction: bool = True
+        ) -> bool:
+            async with self._lock():
+                await before_commit()
+                result: bool = await super().force_commit(topics, start_new_transaction)
+                return result
+
         async def _drain_messages(self, fetcher: Any) -> None:
             consumer_should_stop = self._stopped.is_set
             fetcher_should_stop = fetcher._stopped.is_set
@@ -54,9 +75,8 @@ def install_batch_consumer(app: faust.App, topics: set[str], handler: RecordsHan
                             await self._apply_batch(tp, recs, r_offset, generation)
                         else:
                             await self._deliver_each(tp, recs)
-                    if self._commit_every is not None and self._n_acked >= self._commit_every:  # type: ignore[has-type]
-                        self._n_acked = 0
-                        await self.commit()
+                    # no commit every N messages: a commit writes every changed account,
+                    # so commits (and state writes) come once per commit interval
                     self.diag.unset_flag(CONSUMER_FETCHING)
             except self.consumer_stopped_errors:
                 if self.transport.app.should_stop:
@@ -78,9 +98,13 @@ def install_batch_consumer(app: faust.App, topics: set[str], handler: RecordsHan
             first = recs[0].offset
             if r_offset and first - r_offset > 1:  # compacted or transaction-marker gap
                 await self._add_gap(tp, r_offset + 1, first)
-            await handler(tp, recs)
-            if self.app.consumer_generation_id != generation:
-                return  # revoked meanwhile: not acked, so redelivered to the new owner
+            async with self._lock():
+                await handler(tp, recs)
+                if self.app.consumer_generation_id != generation:
+                    return  # revoked meanwhile: not acked, so redelivered to the new owner
+                self._ack(tp, recs)
+
+        def _ack(self, tp: TP, recs: Sequence[Any]) -> None:
             committed = self._committed_offset[tp]
             index = self._acked_index[tp]
             acked = self._acked[tp]
