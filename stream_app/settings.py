@@ -60,7 +60,12 @@ class Settings(KpiSettings):
     batch_hook: bool = Field(True, description="consumer-level batches (False: a Faust agent)")
     batch_size: int = Field(2000, ge=1, description="agent path: events applied at once")
     batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
-    commit_interval_s: float = Field(1.0, gt=0)
+    commit_interval_s: float = Field(
+        1.0, gt=0, description="offset commits; changed state is written just before each"
+    )
+    max_poll_records: int | None = Field(
+        None, ge=1, description="most records one fetch returns (None: as many as fit)"
+    )
     session_timeout_s: float = Field(10.0, gt=0, description="consumer group session timeout")
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None

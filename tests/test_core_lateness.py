@@ -9,6 +9,7 @@ import pytest
 
 from stream_app.exposition import render
 from stream_app.kpi.core import Outcome, PartitionCore
+from stream_app.kpi.usage import UsageKpis
 from stream_app.settings import KpiSettings
 from tests.helpers import ev, samples
 
@@ -44,18 +45,17 @@ def test_lateness_limits_are_configurable() -> None:
 
 
 def test_a_failing_kpi_group_is_counted_and_isolated(monkeypatch: Any) -> None:
-    core = PartitionCore(KpiSettings())
-    usage = core.groups[0]
-    original = usage.apply
+    original = UsageKpis.apply
     calls = {"n": 0}
 
-    def flaky(account_id: str, state: Any, event: Any, day: int) -> None:
+    def flaky(self: UsageKpis, account_id: str, state: Any, event: Any, day: int) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("boom")
-        original(account_id, state, event, day)
+        original(self, account_id, state, event, day)
 
-    monkeypatch.setattr(usage, "apply", flaky)
+    monkeypatch.setattr(UsageKpis, "apply", flaky)
+    core = PartitionCore(KpiSettings())
     outcomes = [
         core.ingest(ev(eid=str(i), ts="2026-06-01T10:00:00Z", user_id=f"u{i}"))[0] for i in range(3)
     ]

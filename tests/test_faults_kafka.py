@@ -32,7 +32,10 @@ def test_kill_9_mid_stream_three_times(
     events = dataset(seed=21, accounts=600, days=25, duplicate_ratio=0.01, invalid_ratio=0.01)
     size = len(events) // 4 + 1
     chunks = [events[i : i + size] for i in range(0, len(events), size)]  # in stream order
-    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
+    # small fetches, so that progress shows (and a kill lands) between batches
+    worker = WorkerProcess(
+        kafka.bootstrap, topic_prefix, tmp_path, env={"CS_MAX_POLL_RECORDS": "200"}
+    )
     asyncio.run(create_topics_for(kafka.bootstrap, worker))
     rng = random.Random(5)
     sent = 0

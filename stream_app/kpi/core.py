@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
@@ -50,9 +50,13 @@ class PartitionCore:
         self._by_type: dict[str, list[KpiGroup[Any]]] = {
             t: [g for g in self.groups if t in g.types] for t in EVENT_TYPES
         }
+        #: event type -> (key, new, apply) of the groups that take it (the hot loop's view)
+        self._appliers = {
+            t: [(g.key, g.new, g.apply) for g in groups] for t, groups in self._by_type.items()
+        }
         self.parser = EventParser(self.tz, self.max_bytes)
         self._checks = [g.check for g in self.groups if type(g).check is not KpiGroup.check]
-        self.type_counts: Counter[str] = Counter({t: 0 for t in EVENT_TYPES})
+        self.type_counts: dict[str, int] = dict.fromkeys(EVENT_TYPES, 0)
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
         self.offsets: dict[str, int] = {}  # role -> highest offset fully handled
@@ -92,6 +96,39 @@ class PartitionCore:
         outcome = self.apply(event, day, role, offset)
         self._handled(role, offset)
         return outcome, event
+
+    def ingest_batch(
+        self,
+        messages: Iterable[tuple[bytes | None, bytes | None, int]],
+        role: str,
+        *,
+        now: float,
+        check_future: bool = True,
+    ) -> tuple[dict[str, int], list[tuple[int, Rejection]]]:
+        """:meth:`ingest` of the (value, key, offset) messages of one topic partition, in
+        offset order (the worker's hot loop): outcome counts, and (offset, rejection)."""
+        outcomes: dict[str, int] = {}
+        rejected: list[tuple[int, Rejection]] = []
+        done = self.offsets.get(role, -1)
+        validate = self._validate
+        apply = self.apply
+        for value, key, offset in messages:
+            if offset <= done:
+                name = "redelivered"
+            else:
+                result = validate(value or b"", role, key, now, check_future)
+                if type(result) is Rejection:
+                    self.rejected[result.reason] += 1
+                    rejected.append((offset, result))
+                    name = "rejected"
+                else:
+                    event, day = result  # type: ignore[misc]
+                    name = apply(event, day, role, offset).value
+                done = offset
+            outcomes[name] = outcomes.get(name, 0) + 1
+        if done > self.offsets.get(role, -1):
+            self.offsets[role] = done
+        return outcomes, rejected
 
     def _validate(
         self,
@@ -169,15 +206,15 @@ class PartitionCore:
         if event.us > self.max_us:
             self.max_us = event.us
         groups = acct.groups
-        for group in self._by_type[kind]:
-            state = groups.get(group.key)
+        for key, new, group_apply in self._appliers[kind]:
+            state = groups.get(key)
             if state is None:
-                state = groups[group.key] = group.new()
+                state = groups[key] = new()
             try:
-                group.apply(account_id, state, event, day)
+                group_apply(account_id, state, event, day)
             except Exception as exc:  # one KPI's bug must not stop the others or the stream
-                self.errors[group.key] += 1
-                log.warning("KPI group %r failed on a %s event: %r", group.key, kind, exc)
+                self.errors[key] += 1
+                log.warning("KPI group %r failed on a %s event: %r", key, kind, exc)
         return Outcome.APPLIED
 
     @property
@@ -224,7 +261,8 @@ class PartitionCore:
         """Add a recovered account (from the changelog) to this partition."""
         acct = AccountState.from_record(record)
         self.accounts[account_id] = acct
-        self.type_counts.update(acct.counts)
+        for kind, n in acct.counts.items():
+            self.type_counts[kind] = self.type_counts.get(kind, 0) + n
         self.duplicates += acct.duplicates
         slices = record.get("g", {})
         for group in self.groups:

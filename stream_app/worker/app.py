@@ -130,6 +130,7 @@ class KpiWorker:
             topic_allow_declare=True,
             consumer_auto_offset_reset="earliest",
             broker_commit_interval=s.commit_interval_s,
+            broker_max_poll_records=s.max_poll_records,
             broker_session_timeout=s.session_timeout_s,
             broker_heartbeat_interval=min(3.0, s.session_timeout_s / 3),
             broker_rebalance_timeout=s.session_timeout_s,
@@ -202,7 +203,19 @@ class KpiWorker:
 
     async def handle_records(self, tp: TP, records: Sequence[Any]) -> None:
         """The batch hook's entry: one fetched record list of one source partition."""
-        await self.handle_batch(records)
+        role = self.topic_roles.get(tp.topic)
+        if role is None:
+            return
+        now = time.time()  # the worker's clock of lateness
+        core = self.states.core(tp.partition)
+        self._touched.add(tp.partition)
+        outcomes, rejected = core.ingest_batch(
+            ((r.value, r.key, r.offset) for r in records), role, now=now
+        )
+        if rejected:
+            by_offset = {r.offset: r for r in records}
+            await self._dead_letter([(by_offset[o], why) for o, why in rejected])
+        self._count(outcomes, now)
 
     async def handle_batch(self, messages: Sequence[Any]) -> None:
         """Apply a batch to the cores and dead-letter its rejections.
@@ -230,6 +243,10 @@ class KpiWorker:
             outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
             if outcome is Outcome.REJECTED and isinstance(detail, Rejection):
                 rejected.append((msg, detail))
+        await self._dead_letter(rejected)
+        self._count(outcomes, now)
+
+    async def _dead_letter(self, rejected: Sequence[tuple[Any, Rejection]]) -> None:
         producer = self.app.producer
         for msg, detail in rejected:  # flushed before the offsets commit, like the changelog
             await producer.send(
@@ -240,13 +257,15 @@ class KpiWorker:
                 None,
                 dead_letter_headers(detail, msg.topic, msg.partition, msg.offset),
             )
+
+    def _count(self, outcomes: dict[str, int], started: float) -> None:
         self.metrics.batches.inc()
         for outcome_name, n in outcomes.items():
             self.metrics.messages.labels(outcome_name).inc(n)
             self.handled += n
         finished = time.time()
         if self.first_batch_at is None:
-            self.first_batch_at = now
+            self.first_batch_at = started
         self.last_batch_at = finished
         self.metrics.last_batch.set(finished)
 

@@ -55,14 +55,18 @@ def install_batch_consumer(
         async def _drain_messages(self, fetcher: Any) -> None:
             consumer_should_stop = self._stopped.is_set
             fetcher_should_stop = fetcher._stopped.is_set
+            fetching: asyncio.Future[tuple[int, Any]] | None = None
             try:
                 while not (consumer_should_stop() or fetcher_should_stop()):
                     self.diag.set_flag(CONSUMER_FETCHING)
-                    records, _active = await self._wait_next_records(1.0)
+                    if fetching is None:
+                        fetching = asyncio.ensure_future(self._fetch())
+                    generation, records = await fetching
+                    # fetch the next records (in the consumer thread) while these apply
+                    fetching = asyncio.ensure_future(self._fetch())
                     await self.sleep(0)
                     if records is None or self.should_stop:
                         continue
-                    generation = self.app.consumer_generation_id
                     for tp, recs in records.items():
                         if not self.flow_active or self.app.consumer_generation_id != generation:
                             break  # rebalancing: the rest is fetched again by the new owner
@@ -90,7 +94,15 @@ def install_batch_consumer(
                 self.log.exception("Batch drain raised: %r", exc)
                 raise
             finally:
+                if fetching is not None:
+                    fetching.cancel()
                 self.diag.unset_flag(CONSUMER_FETCHING)
+
+        async def _fetch(self) -> tuple[int, Any]:
+            """The next fetched records, with the consumer generation when they came (a
+            rebalance after that resets the positions, so they are fetched again)."""
+            records, _active = await self._wait_next_records(1.0)
+            return self.app.consumer_generation_id, records
 
         async def _apply_batch(
             self, tp: TP, recs: Sequence[Any], r_offset: int | None, generation: int
