@@ -34,6 +34,9 @@ class Outcome(enum.Enum):
     LATER = "later"  # replay only: after --as-of, not counted
 
 
+_OUTCOME_NAMES = {o: o.value for o in Outcome}
+
+
 class PartitionCore:
     """KPI state of one partition (or of a whole replay)."""
 
@@ -123,7 +126,7 @@ class PartitionCore:
                     name = "rejected"
                 else:
                     event, day = result  # type: ignore[misc]
-                    name = apply(event, day, role, offset).value
+                    name = _OUTCOME_NAMES[apply(event, day, role, offset)]
                 done = offset
             outcomes[name] = outcomes.get(name, 0) + 1
         if done > self.offsets.get(role, -1):
@@ -189,16 +192,19 @@ class PartitionCore:
             acct.duplicates += 1
             self.duplicates += 1
             return Outcome.DUPLICATE
-        latest = acct.max_day.get(role_of)
-        if latest is None or day > latest:
-            latest = acct.max_day[role_of] = day
-            oldest = day - self.horizon
-            if acct.oldest.get(role_of, oldest) < oldest:  # forget ids beyond the horizon
-                seen = acct.seen[role_of] = {k: d for k, d in seen.items() if d >= oldest}
+        max_day = acct.max_day
+        latest = max_day.get(role_of)
+        if latest is None:
+            latest = max_day[role_of] = acct.oldest[role_of] = day
+        elif day > latest:
+            latest = max_day[role_of] = day
+            cutoff = day - self.horizon
+            if acct.oldest.get(role_of, cutoff) < cutoff:  # forget ids beyond the horizon
+                seen = acct.seen[role_of] = {k: d for k, d in seen.items() if d >= cutoff}
                 acct.oldest[role_of] = min(seen.values(), default=day)
         if day >= latest - self.horizon:
             seen[event_id] = day
-            if day < acct.oldest.get(role_of, day + 1):
+            if day < latest and day < acct.oldest.get(role_of, latest):
                 acct.oldest[role_of] = day
         counts = acct.counts
         counts[kind] = counts.get(kind, 0) + 1

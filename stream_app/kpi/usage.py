@@ -69,7 +69,10 @@ class UsageKpis(KpiGroup[UsageState]):
             old = by_user.get(user)
             if old is None or day > old:
                 by_user[user] = day
-                move(self.feature_by_day.setdefault(name, Counter()), old, day)
+                counts = self.feature_by_day.get(name)
+                if counts is None:
+                    counts = self.feature_by_day[name] = Counter()
+                move(counts, old, day)
 
     def attach(self, account_id: str, state: UsageState) -> None:
         for day in state.users.values():

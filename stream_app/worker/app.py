@@ -286,4 +286,7 @@ class KpiWorker:
 def build_worker(settings: Settings, registry: CollectorRegistry | None = None) -> KpiWorker:
     """The worker for ``settings`` (one per process; tests build their own)."""
     logging.getLogger("stream_app").setLevel(logging.INFO)
+    # aiokafka logs every produced record at DEBUG: a cost per changelog record even when
+    # no handler prints it
+    logging.getLogger("aiokafka").setLevel(logging.INFO)
     return KpiWorker(settings, registry)

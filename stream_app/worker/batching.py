@@ -13,12 +13,19 @@ version is pinned and the kill -9 / rebalance tests guard it.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import faust
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.types import TP
+
+#: a commit (which writes every account changed since the previous one) waits at least
+#: this many times as long as the previous one took: while a backlog is applied, state
+#: writes take at most ~1/FLUSH_SHARE of the time; live, they are small and come once per
+#: commit interval. Skipping a commit is always safe: offsets and state move together.
+FLUSH_SHARE = 10
 
 RecordsHandler = Callable[[TP, Sequence[Any]], Awaitable[None]]
 CommitHook = Callable[[], Awaitable[None]]
@@ -44,12 +51,22 @@ def install_batch_consumer(
                 self._state_lock = asyncio.Lock()
             return self._state_lock
 
+        _flushed_at = 0.0  # monotonic time the last state write + commit ended
+        _flush_took = 0.0  # how long it took
+
         async def force_commit(
             self, topics: Any = None, start_new_transaction: bool = True
         ) -> bool:
             async with self._lock():
+                started = time.monotonic()
+                if started - self._flushed_at < FLUSH_SHARE * self._flush_took and not (
+                    self.should_stop or self.app.rebalancing
+                ):
+                    return False  # catching up: state writes take at most ~1/FLUSH_SHARE
                 await before_commit()
                 result: bool = await super().force_commit(topics, start_new_transaction)
+                self._flushed_at = time.monotonic()
+                self._flush_took = self._flushed_at - started
                 return result
 
         async def _drain_messages(self, fetcher: Any) -> None:
