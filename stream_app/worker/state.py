@@ -91,7 +91,9 @@ class PartitionStates:
         return writes
 
     def _store(self, partition: int, key: bytes, record: Mapping[str, Any]) -> Write:
-        value = orjson.dumps(record)
+        # orjson returns its whole (over-allocated, ~32 KB) buffer: kept in the store, an
+        # exact-size copy is a fraction of that
+        value = bytes(memoryview(orjson.dumps(record)))
         data = getattr(self.store, "data", None)
         if isinstance(data, dict):
             data[key] = value
