@@ -1,0 +1,135 @@
+"""Bench data: generated events, the JSONL file, a fast bulk producer, fresh live events."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
+
+from stream_app.broker import create_topics
+from stream_app.generator import GeneratorConfig, generate_history, topic_role
+
+ROLES = ("product", "billing", "feedback", "support")
+PARTITIONS = 4
+
+#: (topic role, key, value) of one message
+Record = tuple[str, bytes | None, bytes]
+
+
+def topic_names(prefix: str) -> dict[str, str]:
+    """Topic role -> name, as tests/worker_proc.WorkerProcess names them."""
+    return {role: f"{prefix}-{role}-events" for role in ROLES}
+
+
+async def make_topics(bootstrap: str, prefix: str) -> dict[str, str]:
+    """Create the 4 source topics and the dead-letter topic of ``prefix`` (4 partitions)."""
+    topics = topic_names(prefix)
+    await create_topics(bootstrap, [*topics.values(), f"{prefix}-dead-letters"], PARTITIONS)
+    return topics
+
+
+@dataclass
+class Dataset:
+    records: list[Record]
+    jsonl: Path
+    generate_s: float
+
+    @property
+    def events(self) -> int:
+        return len(self.records)
+
+
+def make_dataset(accounts: int, tmp: Path, seed: int = 1, days: int = 30) -> Dataset:
+    """Generate the history of ``accounts`` accounts; encode it once, write it as JSONL."""
+    started = time.monotonic()
+    records: list[Record] = []
+    for event in generate_history(GeneratorConfig(seed=seed, accounts=accounts, days=days)):
+        account = event.get("account_id")
+        key = account.encode() if isinstance(account, str) else None
+        records.append((topic_role(event), key, orjson.dumps(event)))
+    path = tmp / "events.jsonl"
+    with path.open("wb") as out:
+        for i in range(0, len(records), 10_000):
+            out.write(b"".join(r[2] + b"\n" for r in records[i : i + 10_000]))
+    return Dataset(records, path, time.monotonic() - started)
+
+
+def user_sessions(users: int, accounts: int, offset: int = 0) -> list[Record]:
+    """One ``session_started`` per user: ``users`` distinct users over ``accounts`` accounts,
+    event times spread over the last 29 days (inside the 30-day active-user window)."""
+    now = datetime.now(UTC)
+    out: list[Record] = []
+    for i in range(offset, offset + users):
+        account = f"bench-acct-{i % accounts}"
+        ts = now - timedelta(seconds=60 + (i * 7919) % (29 * 86_400))
+        event = {
+            "event_id": f"bench-s-{i}",
+            "type": "session_started",
+            "ts": ts.isoformat(timespec="milliseconds"),
+            "account_id": account,
+            "user_id": f"bench-user-{i}",
+        }
+        out.append(("product", account.encode(), orjson.dumps(event)))
+    return out
+
+
+def fresh_event(i: int, accounts: int = 500) -> Record:
+    """A valid product event with ts = now (feature use of one of a few known users)."""
+    account = f"fresh-acct-{i % accounts}"
+    event = {
+        "event_id": uuid.uuid4().hex,
+        "type": "feature_used",
+        "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+        "account_id": account,
+        "user_id": f"fresh-user-{i % (accounts * 8)}",
+        "feature": "reports",
+    }
+    return "product", account.encode(), orjson.dumps(event)
+
+
+def new_producer(bootstrap: str) -> AIOKafkaProducer:
+    return AIOKafkaProducer(
+        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
+    )
+
+
+async def produce_records(
+    bootstrap: str, topics: dict[str, str], records: Sequence[Record], timeout: float = 600
+) -> float:
+    """Send ``records`` in per-partition batches (key -> partition with the Java client's
+    murmur2 partitioner, as ``producer.send(key=...)`` would); returns seconds taken."""
+    producer = new_producer(bootstrap)
+    await producer.start()
+    partitioner = DefaultPartitioner()
+    parts = list(range(PARTITIONS))
+    try:
+        async with asyncio.timeout(timeout):
+            started = time.monotonic()
+            batches: dict[tuple[str, int], Any] = {}
+            futures = []
+            for role, key, value in records:
+                topic = topics[role]
+                partition = partitioner(key, parts, parts) if key is not None else 0
+                batch = batches.get((topic, partition))
+                if batch is None:
+                    batch = batches[(topic, partition)] = producer.create_batch()
+                if batch.append(key=key, value=value, timestamp=None) is None:
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+                    batch = batches[(topic, partition)] = producer.create_batch()
+                    batch.append(key=key, value=value, timestamp=None)
+            for (topic, partition), batch in batches.items():
+                if batch.record_count():
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
+            await asyncio.gather(*futures)
+            return time.monotonic() - started
+    finally:
+        await producer.stop()
