@@ -63,6 +63,9 @@ class Settings(KpiSettings):
     commit_interval_s: float = Field(
         1.0, gt=0, description="offset commits; changed state is written just before each"
     )
+    fetch_max_wait_ms: int = Field(
+        100, ge=0, description="longest a broker holds a fetch with no new data (Faust: 1500)"
+    )
     max_poll_records: int | None = Field(
         None, ge=1, description="most records one fetch returns (None: as many as fit)"
     )

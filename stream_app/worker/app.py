@@ -152,7 +152,11 @@ class KpiWorker:
             # consumer-level batches (stream_app/worker/batching.py); the topics are
             # subscribed through the conductor, but no agent sees their messages
             install_batch_consumer(
-                app, set(self.topic_roles), self.handle_records, self.flush_state
+                app,
+                set(self.topic_roles),
+                self.handle_records,
+                self.flush_state,
+                self.settings.fetch_max_wait_ms,
             )
             app.topics.add(self.source)
         else:
