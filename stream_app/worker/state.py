@@ -10,6 +10,7 @@ recovered meta never claims offsets whose account records are missing.
 from __future__ import annotations
 
 import logging
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -25,6 +26,19 @@ META_PREFIX = b"m:"
 
 
 Write = tuple[int, bytes, bytes]  # (changelog partition, key, value)
+
+
+def encode(record: Mapping[str, Any]) -> bytes:
+    """A record as kept in the store and the changelog: zlib-compressed JSON (level 1;
+    account records shrink ~3x, and the copy is exact-size, where orjson's own output
+    keeps a ~32 KB buffer)."""
+    return zlib.compress(orjson.dumps(record), 1)
+
+
+def decode(raw: bytes) -> dict[str, Any]:
+    """Inverse of :func:`encode`; plain JSON (records written before compression) too."""
+    record: dict[str, Any] = orjson.loads(zlib.decompress(raw) if raw[:1] == b"\x78" else raw)
+    return record
 
 
 def meta_key(partition: int) -> bytes:
@@ -67,7 +81,7 @@ class PartitionStates:
         for key, raw in list(self.store.items()):
             if raw is None:
                 continue
-            record: dict[str, Any] = orjson.loads(raw)
+            record = decode(raw)
             core = cores.get(record.get("p", -1))
             if core is None:
                 continue
@@ -91,9 +105,7 @@ class PartitionStates:
         return writes
 
     def _store(self, partition: int, key: bytes, record: Mapping[str, Any]) -> Write:
-        # orjson returns its whole (over-allocated, ~32 KB) buffer: kept in the store, an
-        # exact-size copy is a fraction of that
-        value = bytes(memoryview(orjson.dumps(record)))
+        value = encode(record)
         data = getattr(self.store, "data", None)
         if isinstance(data, dict):
             data[key] = value
