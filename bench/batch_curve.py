@@ -54,8 +54,9 @@ def plot(result: dict[str, Any], path: Path) -> None:
     ax.set_ylabel("events/s")
     ax.set_ylim(bottom=0)
     ax.set_title(
-        f"worker throughput against batch size ({result['events']:,} events; "
-        f"bare consumer: {result['ceiling_eps']:,.0f}/s)"
+        f"worker throughput against batch size\n({result['events']:,} events; "
+        f"bare consumer on the same broker: {result['ceiling_eps']:,.0f}/s)",
+        fontsize=10,
     )
     ax.legend()
     fig.tight_layout()

@@ -572,3 +572,23 @@ def test_ranking_lists_the_lowest_scores_of_the_bands(bands: tuple[str, ...]) ->
     got = [(h.score, a) for a, h in group.ranking(states, day, bands)]
     assert got == want
     assert got
+
+
+def test_a_band_that_flips_back_within_a_batch_is_not_published() -> None:
+    settings = {**BILLING_ONLY, "health_weight_billing": 0, "health_weight_sentiment": 1}
+    core = PartitionCore(KpiSettings(**settings))
+
+    def nps(eid: str, hour: int, score: int) -> bytes:
+        ts = f"2026-01-01T{hour:02d}:00:00Z"
+        return ev("survey_answered", eid=eid, ts=ts, survey="nps", score=score)
+
+    core.ingest(nps("1", 8, 10))
+    assert core.drain_outbox() == []  # the first band: nothing to compare with
+    core.ingest(nps("2", 9, 0))  # critical ...
+    core.ingest(nps("3", 10, 10))  # ... and healthy again, in the same batch
+    assert core.drain_outbox() == []
+    core.ingest(nps("4", 11, 0))
+    out = core.drain_outbox()
+    assert [(r[2]["old_band"], r[2]["new_band"]) for r in out] == [("healthy", "critical")]
+    assert out[0][2]["trigger"]["event_id"] == "4"
+    assert out[0][2]["trigger"]["ts"] == "2026-01-01T11:00:00+00:00"
