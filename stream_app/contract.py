@@ -221,15 +221,6 @@ def parse_event(raw: bytes | str, max_bytes: int | None = None) -> AnyEvent | Re
         return Rejection("invalid_json", type(exc).__name__)
 
 
-def check_transport(event: AnyEvent, topic_role: str | None, key: bytes | None) -> Rejection | None:
-    """Worker-side checks that need the Kafka message: topic and key."""
-    if topic_role is not None and TYPE_TOPIC[event.type] != topic_role:
-        return Rejection("wrong_topic", f"{event.type} is not a {topic_role} event")
-    if key is not None and key != event.account_id.encode("utf-8"):
-        return Rejection("key_mismatch", "message key differs from account_id")
-    return None
-
-
 def json_schemas() -> dict[str, dict[str, object]]:
     """The contract as JSON Schema documents, one per topic role plus the union of all."""
     out: dict[str, dict[str, object]] = {}

@@ -20,10 +20,8 @@ import orjson
 
 from stream_app.contract import CHANNELS, INT64_MAX, SURVEY_RANGES, AnyEvent, Rejection
 from stream_app.contract import parse_event as parse_with_pydantic
-from stream_app.timeutil import day_of
+from stream_app.timeutil import day_of, from_us, to_us
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
 #: an RFC 3339 time in three parts (ASCII digits only): "YYYY-MM-DDTHH", ":MM:SS" and
 #: ".ffffff" (optional, 1 to 6 digits) + "Z" or "+HH:MM"
 _HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}")
@@ -62,7 +60,7 @@ class Event:
     @property
     def ts(self) -> datetime:
         """The event time (UTC)."""
-        return _EPOCH + self.us * _ONE_US
+        return from_us(self.us)
 
     def __repr__(self) -> str:
         return f"Event({self.__dict__!r})"
@@ -70,7 +68,7 @@ class Event:
 
 def _of_model(model: AnyEvent) -> Event:
     fields = model.model_dump()
-    fields["us"] = (fields.pop("ts") - _EPOCH) // _ONE_US
+    fields["us"] = to_us(fields.pop("ts"))
     return Event(**fields)
 
 
@@ -230,7 +228,7 @@ class EventParser:
         us = hour[0] + within + tail[0]
         day = hour[1]
         if day is None:
-            day = day_of(_EPOCH + us * _ONE_US, self.tz)
+            day = day_of(from_us(us), self.tz)
         return us, day
 
     def _tail(self, text: str) -> tuple[int, str] | None:
@@ -262,7 +260,7 @@ class EventParser:
             )
             first = day_of(start, self.tz)
             last = day_of(start + timedelta(minutes=59, seconds=59, microseconds=999_999), self.tz)
-            us = (start - _EPOCH) // _ONE_US
+            us = to_us(start)
         except (OverflowError, ValueError):
             return None
         if len(self._hours) >= _CACHE_LIMIT:

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 _EPOCH_ORDINAL = date(1970, 1, 1).toordinal()
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ONE_US = timedelta(microseconds=1)
+
+
+def to_us(ts: datetime) -> int:
+    """Exact integer microseconds since the epoch of an aware datetime (no float)."""
+    return (ts - _EPOCH) // _ONE_US
+
+
+def from_us(us: int) -> datetime:
+    """The UTC datetime of epoch microseconds (inverse of :func:`to_us`)."""
+    return _EPOCH + us * _ONE_US
 
 
 def day_of(ts: datetime, tz: tzinfo) -> int:

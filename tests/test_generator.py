@@ -25,8 +25,9 @@ from stream_app.generator import (
     topic_role,
     write_jsonl,
 )
-from stream_app.generator.clock import US_PER_DAY, TsFormatter, make_tz, to_us
+from stream_app.generator.clock import US_PER_DAY, TsFormatter, make_tz
 from stream_app.generator.noise import corrupt
+from stream_app.timeutil import to_us
 
 Event = dict[str, object]
 

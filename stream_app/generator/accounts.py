@@ -16,11 +16,10 @@ from stream_app.generator.clock import (
     Tz,
     add_months,
     derived_rng,
-    from_us,
     make_tz,
-    to_us,
 )
 from stream_app.generator.config import PLANS, TRIAL_DAYS, GeneratorConfig
+from stream_app.timeutil import from_us, to_us
 
 PROSPECT, TRIAL, PAYING, PAST_DUE, CANCELLED, EXPIRED = (
     "prospect",

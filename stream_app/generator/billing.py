@@ -15,9 +15,10 @@ from stream_app.generator.accounts import (
     Account,
     work_time,
 )
-from stream_app.generator.clock import US_PER_DAY, US_PER_SEC, add_months, new_id, to_us
+from stream_app.generator.clock import US_PER_DAY, US_PER_SEC, add_months, new_id
 from stream_app.generator.config import CURRENCY, PLANS
 from stream_app.generator.sink import DaySink
+from stream_app.timeutil import to_us
 
 REASONS = (
     "too_expensive",

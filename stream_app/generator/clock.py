@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from random import Random
 
@@ -10,9 +10,7 @@ US_PER_SEC = 1_000_000
 US_PER_HOUR = 3_600 * US_PER_SEC
 US_PER_DAY = 24 * US_PER_HOUR
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _EPOCH_DATE = date(1970, 1, 1)
-_ONE_US = timedelta(microseconds=1)
 
 #: how an event's ``ts`` is written: (UTC offset in milliseconds, suffix such as "+02:00")
 Tz = tuple[int, str]
@@ -31,16 +29,6 @@ def make_tz(offset_minutes: int) -> Tz:
 
 
 UTC_TZ: Tz = make_tz(0)
-
-
-def to_us(moment: datetime) -> int:
-    """Microseconds since the Unix epoch of an aware datetime."""
-    return (moment - _EPOCH) // _ONE_US
-
-
-def from_us(us: int) -> datetime:
-    """The aware (UTC) datetime of a microsecond timestamp."""
-    return _EPOCH + timedelta(microseconds=us)
 
 
 def add_months(moment: datetime, months: int) -> datetime:

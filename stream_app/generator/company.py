@@ -14,10 +14,11 @@ from stream_app.generator.accounts import (
 )
 from stream_app.generator.activity import activity_day
 from stream_app.generator.billing import billing_day
-from stream_app.generator.clock import US_PER_DAY, US_PER_HOUR, derived_rng, to_us
+from stream_app.generator.clock import US_PER_DAY, US_PER_HOUR, derived_rng
 from stream_app.generator.config import GeneratorConfig
 from stream_app.generator.sink import DaySink, Item
 from stream_app.generator.support import pending_day, support_day
+from stream_app.timeutil import to_us
 
 _BY_TIME = itemgetter(0)  # the sort is stable: ties stay in generation order
 _WEEKEND_FACTOR = 0.22  # B2B: little use on Saturdays and Sundays

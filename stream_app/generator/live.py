@@ -11,12 +11,11 @@ from stream_app.generator.clock import (
     Tz,
     ceil_ms,
     floor_ms,
-    from_us,
-    to_us,
 )
 from stream_app.generator.company import Company
 from stream_app.generator.config import GeneratorConfig
 from stream_app.generator.noise import Noise
+from stream_app.timeutil import from_us, to_us
 
 
 class LiveSimulation:

@@ -161,10 +161,6 @@ class PartitionCore:
                 return refused
         return result
 
-    def already_handled(self, role: str, offset: int) -> bool:
-        """True when a redelivered message was fully handled before a restart."""
-        return offset <= self.offsets.get(role, -1)
-
     def _handled(self, role: str | None, offset: int | None) -> None:
         if role is not None and offset is not None and offset > self.offsets.get(role, -1):
             self.offsets[role] = offset

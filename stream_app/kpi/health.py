@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stream_app.contract import EVENT_TYPES, PRODUCT_TYPES
@@ -49,13 +48,11 @@ from stream_app.kpi.voice import (
     record_latest,
 )
 from stream_app.settings import KpiSettings
-from stream_app.timeutil import day_label
+from stream_app.timeutil import day_label, from_us
 
 HEALTH_ROLE = "health"  # outbox topic role: the worker sends it to CS_TOPIC_ACCOUNT_HEALTH
 #: replay never drains the outbox; a worker drains it after every batch (far below this)
 OUTBOX_LIMIT = 100_000
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
 Trigger = tuple[str, str, int]  # (event_id, type, epoch us) of the event behind a change
 #: cached bands that expire at the next midnight re-evaluated per read (ahead of it)
 EXTEND_PER_READ = 100
@@ -165,7 +162,7 @@ class VoiceHealthKpis(KpiGroup[HealthState]):
             "trigger": {
                 "event_id": trigger[0],
                 "type": trigger[1],
-                "ts": (_EPOCH + trigger[2] * _ONE_US).isoformat(),
+                "ts": from_us(trigger[2]).isoformat(),
             },
             **health.summary(),
         }

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stream_app.kpi.health_score import Health
@@ -23,8 +22,6 @@ from stream_app.kpi.voice import VoiceState
 
 RISK_WINDOW_DAYS = 30  # features, failed payments, contractions, cancellations, slow tickets
 KEEP_DAYS = RISK_WINDOW_DAYS + 1  # one day of margin (see voice.VOICE_KEEP_DAYS)
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
 
 #: subscription kinds, in their order among events with the same ts
 SUB_KIND = {
@@ -34,11 +31,6 @@ SUB_KIND = {
     "subscription_cancelled": "x",
 }
 Sub = tuple[int, int, str, int, str]  # (ts in microseconds, day, kind, mrr, currency)
-
-
-def to_us(ts: datetime) -> int:
-    """Exact microseconds since the epoch of an aware datetime."""
-    return (ts - _EPOCH) // _ONE_US
 
 
 @dataclass(slots=True)

@@ -42,11 +42,10 @@ from stream_app.kpi.onboarding_state import (
     gauge,
     histogram,
     iso,
-    micros,
     whole_seconds,
 )
 from stream_app.settings import KpiSettings
-from stream_app.timeutil import day_label
+from stream_app.timeutil import day_label, to_us
 
 
 class OnboardingKpis(KpiGroup[OnboardingState]):
@@ -132,7 +131,7 @@ class OnboardingKpis(KpiGroup[OnboardingState]):
 
     # -- reads --------------------------------------------------------------------
     def families(self, ctx: ReadContext, states: Mapping[str, OnboardingState]) -> list[Family]:
-        now = micros(ctx.as_of)
+        now = to_us(ctx.as_of)
         today = ctx.as_of_day
         cohort_first = today - WINDOW_DAYS + 1
         # first weeks that ended (at 00:00 after their 7th day) within the 30d window
@@ -215,7 +214,7 @@ class OnboardingKpis(KpiGroup[OnboardingState]):
         ]
 
     def describe(self, state: OnboardingState, ctx: ReadContext) -> dict[str, Any]:
-        now = micros(ctx.as_of)
+        now = to_us(ctx.as_of)
         today = ctx.as_of_day
         reached = {n: ts for n, ts in sorted(state.reached.items()) if ts <= now}
         signup = state.signup if state.signup is not None and state.signup <= now else None

@@ -10,10 +10,10 @@ is exact and sums do not depend on how accounts are grouped or ordered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from stream_app.kpi.families import Family, add_gauge_histogram
+from stream_app.timeutil import from_us
 
 WINDOW_DAYS = 30  # the cohort, adoption and referral window
 WEEK_DAYS = 7  # an account's first week: its signup day and the 6 days after it
@@ -22,8 +22,6 @@ LOW_BITS = tuple((1 << n) - 1 for n in range(KEPT_DAYS + 1))  # the n lowest bit
 ALL_KEPT = LOW_BITS[KEPT_DAYS]
 WINDOW_BITS = LOW_BITS[WINDOW_DAYS]
 WEEK_BUCKETS = tuple(float(n) for n in range(WEEK_DAYS + 1))  # le = 0 .. 7 active days
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-ONE_US = timedelta(microseconds=1)
 US_PER_S = 1_000_000
 
 
@@ -50,13 +48,9 @@ def active_days(state: OnboardingState, first: int, last: int) -> int:
     return ((state.mask >> (top - last)) & ((1 << (last - first + 1)) - 1)).bit_count()
 
 
-def micros(ts: datetime) -> int:
-    """Epoch microseconds of an aware datetime, exactly (no float rounding)."""
-    return (ts - EPOCH) // ONE_US
-
 
 def iso(us: int | None) -> str | None:
-    return None if us is None else (EPOCH + us * ONE_US).isoformat()
+    return None if us is None else from_us(us).isoformat()
 
 
 def whole_seconds(us: int) -> int:

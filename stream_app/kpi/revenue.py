@@ -29,10 +29,9 @@ from stream_app.kpi.revenue_state import (
     RevenueState,
     dump_state,
     load_state,
-    to_us,
 )
 from stream_app.settings import KpiSettings
-from stream_app.timeutil import day_start
+from stream_app.timeutil import day_start, to_us
 
 WINDOW_DAYS = 30
 WINDOW = f"{WINDOW_DAYS}d"

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 STARTED, CHANGED, RENEWED, CANCELLED = 0, 1, 2, 3
@@ -39,15 +38,7 @@ SUBS_KEEP_DAYS = 100
 PAYS_KEEP_DAYS = 40
 NEVER = 2**63 - 1  # "no event yet" for ``first``
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_ONE_US = timedelta(microseconds=1)
-
 Entry = tuple[int, int, int, str]  # (ts µs, kind, minor units, currency)
-
-
-def to_us(ts: datetime) -> int:
-    """Exact integer microseconds since the epoch of an aware datetime."""
-    return (ts - _EPOCH) // _ONE_US
 
 
 @dataclass(slots=True)
