@@ -60,10 +60,9 @@ async def setup_topics(
 async def setup_history(
     kafka: LocalKafka, worker: WorkerProcess, cfg: GeneratorConfig
 ) -> tuple[int, list[dict[str, Any]]]:
+    """Create the worker's topics and produce the events of ``cfg``: (count, events)."""
+    events = await setup_topics(kafka, worker, cfg)
     topics = {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in ROLES}
-    names = [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]]
-    await create_topics(kafka.bootstrap, [*names, worker.env["CS_TOPIC_ACCOUNT_HEALTH"]], 4)
-    events = list(generate_history(cfg))
     return await produce(f"kafka://{kafka.bootstrap}", topics, events), events
 
 
