@@ -136,28 +136,19 @@ def main(argv: list[str] | None = None) -> int:
         log(f"produced into 4 topics x 4 partitions in {produce_s:.1f}s ({n / produce_s:,.0f}/s)")
         run.details["produce"] = {"seconds": produce_s, "eps": n / produce_s}
         ceiling = run.phase("ceiling", lambda: asyncio.run(ceiling_eps(boot, names, n)))
-        peer = ["--bootstrap", boot, "--topics", ",".join(names), "--expect", str(n)]
         naive_n = min(n, args.naive_events)
         out["naive_faust_events"] = naive_n
-        naive_peer = [*peer[:-1], str(naive_n)]
-        naive = run.phase(
-            "naive_faust",
-            lambda: run_json(
-                ["-m", "bench.naive_faust", *naive_peer, "--data-dir", str(tmp / "naive")],
-                args.timeout,
-                "naive faust",
-                tmp / "naive_faust.log",
-            ),
-        )
-        quix = run.phase(
-            "quix",
-            lambda: run_json(
-                ["-m", "bench.quix", *peer, "--data-dir", str(tmp / "quix")],
-                args.timeout,
-                "quixstreams",
-                tmp / "quix.log",
-            ),
-        )
+
+        def peer(module: str, what: str, expect: int) -> dict[str, Any] | None:
+            """A peer consumer (``python -m bench.<module>``) over the first ``expect``."""
+            cmd = ["-m", f"bench.{module}", "--bootstrap", boot, "--topics", ",".join(names)]
+            cmd += ["--expect", str(expect), "--data-dir", str(tmp / module)]
+            return run.phase(
+                module, lambda: run_json(cmd, args.timeout, what, tmp / f"{module}.log")
+            )
+
+        naive = peer("naive_faust", "naive faust", naive_n)
+        quix = peer("quix", "quixstreams", n)
         scale = run.phase(
             "scale_2_workers", lambda: workers.scale_two(boot, "bench", tmp, n, args.timeout)
         )
