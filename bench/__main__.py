@@ -24,7 +24,7 @@ from bench.ceiling import ceiling_eps
 from bench.data import make_dataset, make_topics, produce_records
 from bench.procs import run_json
 from bench.summary import render, rounded
-from stream_app.broker import KAFKA_VERSION, LocalKafka
+from stream_app.dev.broker import KAFKA_VERSION, LocalKafka
 
 T = TypeVar("T")
 REPLAY = (

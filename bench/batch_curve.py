@@ -65,7 +65,7 @@ def plot(result: dict[str, Any], path: Path) -> None:
 
 
 def main() -> None:
-    from stream_app.broker import LocalKafka
+    from stream_app.dev.broker import LocalKafka
 
     ap = argparse.ArgumentParser(prog="python -m bench.batch_curve", description=__doc__)
     ap.add_argument("--accounts", type=int, default=3000)

@@ -15,7 +15,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from stream_app.broker import create_topics
+from stream_app.dev.broker import create_topics
 from stream_app.generator import GeneratorConfig, generate_history, topic_role
 
 ROLES = ("product", "billing", "feedback", "support")

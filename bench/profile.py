@@ -64,7 +64,7 @@ def profile_replay(jsonl: Path, out: Path) -> Path:
 
 
 def profile_worker(records: list[tuple[str, bytes | None, bytes]], tmp: Path, out: Path) -> Path:
-    from stream_app.broker import LocalKafka
+    from stream_app.dev.broker import LocalKafka
 
     folded = out / "worker.folded"
     with LocalKafka() as kafka:

@@ -13,6 +13,7 @@ def write_files(files: Mapping[str, str], directory: Path) -> list[Path]:
     paths = []
     for name, text in files.items():
         path = directory / name
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
         paths.append(path)
     return paths
@@ -28,5 +29,6 @@ def drifted(files: Mapping[str, str], directory: Path, pattern: str | None = Non
         or (directory / name).read_text(encoding="utf-8") != text
     ]
     if pattern is not None:
-        stale += [p.name for p in directory.glob(pattern) if p.name not in files]
+        found = (p.relative_to(directory).as_posix() for p in directory.glob(pattern))
+        stale += [name for name in found if name not in files]
     return sorted(stale)

@@ -1,4 +1,5 @@
-"""Produce contract events to their Kafka topics (key = account_id), optionally paced."""
+"""Produce contract events to their Kafka topics (key = the topic's key field), optionally
+paced."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from typing import Any
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from stream_app.contract import TYPE_TOPIC
+from stream_app.contract import TOPIC_BY_ROLE, TYPE_TOPIC
 
 
 def bootstrap_of(broker: str) -> str:
@@ -23,8 +24,8 @@ def bootstrap_of(broker: str) -> str:
 def route(event: Mapping[str, Any], topics: Mapping[str, str]) -> tuple[str, bytes | None]:
     """Topic name and key of an event (unknown types go to the product topic)."""
     role = TYPE_TOPIC.get(str(event.get("type")), "product")
-    account = event.get("account_id")
-    key = account.encode() if isinstance(account, str) else None
+    value = event.get(TOPIC_BY_ROLE[role].key)
+    key = value.encode() if isinstance(value, str) else None
     return topics[role], key
 
 

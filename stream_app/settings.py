@@ -3,30 +3,46 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, create_model, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from stream_app.config.onboarding import OnboardingSettings
-from stream_app.config.revenue import RevenueSettings
-from stream_app.config.voice import VoiceSettings
+from stream_app.contract import TOPIC_ROLES, TOPICS
+from stream_app.kpi.groups.health.settings import HealthSettings
+from stream_app.kpi.groups.onboarding.settings import OnboardingSettings
+from stream_app.kpi.groups.revenue.settings import RevenueSettings
+from stream_app.kpi.groups.usage.settings import UsageSettings
 
-TOPIC_ROLES = ("product", "billing", "feedback", "support")
+
+def topic_field(role: str) -> str:
+    """The setting (and ``CS_`` variable, and ``--flag``) naming a topic: ``topic_<role>``."""
+    return f"topic_{role}"
 
 
-class KpiSettings(OnboardingSettings, RevenueSettings, VoiceSettings, BaseSettings):
+if TYPE_CHECKING:
+    TopicSettings = BaseModel
+else:
+    #: one ``topic_<role>`` setting per declared topic, defaulting to its declared name
+    TopicSettings = create_model(
+        "TopicSettings",
+        **{
+            topic_field(t.role): (str, Field(t.default_name, description=f"the {t.role} topic"))
+            for t in TOPICS
+        },
+    )
+
+
+class KpiSettings(UsageSettings, OnboardingSettings, RevenueSettings, HealthSettings, BaseSettings):
     """What the KPI core needs; shared by the worker and ``replay``."""
 
     model_config = SettingsConfigDict(env_prefix="CS_", extra="ignore")
 
     timezone: str = Field("UTC", description="IANA zone that defines calendar days")
-    feature_limit: int = Field(200, ge=1, description="distinct feature names before folding")
     dedupe_horizon_days: int = Field(7, ge=1, description="days of event time ids are kept")
     max_message_bytes: int = Field(1_048_576, ge=256, description="larger messages are rejected")
     max_lateness_days: int = Field(90, ge=1, description="older events are rejected (too_late)")
-    future_tolerance_s: float = Field(300.0, ge=0, description="worker: later events -> future")
 
     @field_validator("timezone")
     @classmethod
@@ -39,16 +55,15 @@ class KpiSettings(OnboardingSettings, RevenueSettings, VoiceSettings, BaseSettin
         return ZoneInfo(self.timezone)
 
 
-class Settings(KpiSettings):
+class Settings(KpiSettings, TopicSettings):
     """Worker settings: broker, topics and endpoints on top of the KPI settings."""
 
+    future_tolerance_s: float = Field(
+        300.0, ge=0, description="events more than this ahead of the wall clock -> future"
+    )
     broker: str = Field("kafka://127.0.0.1:9092", description="Kafka bootstrap URL(s)")
     app_id: str = Field("cs-kpi", description="Faust app id = consumer group")
     partitions: int = Field(4, ge=1, description="partition count of every topic")
-    topic_product: str = "product-events"
-    topic_billing: str = "billing-events"
-    topic_feedback: str = "feedback-events"
-    topic_support: str = "support-events"
     topic_dead_letters: str = "cs-dead-letters"
     topic_account_health: str = Field(
         "account-health", description="health band changes are published here"
@@ -78,9 +93,5 @@ class Settings(KpiSettings):
 
     def topic_names(self) -> dict[str, str]:
         """Topic role -> topic name."""
-        return {
-            "product": self.topic_product,
-            "billing": self.topic_billing,
-            "feedback": self.topic_feedback,
-            "support": self.topic_support,
-        }
+        values: dict[str, Any] = self.__dict__
+        return {role: str(values[topic_field(role)]) for role in TOPIC_ROLES}

@@ -4,7 +4,7 @@ Enable them from ``tests/conftest.py`` with ``pytest_plugins = ["tests.conftest_
 (or ``from tests.conftest_kafka import *``), or on the command line with
 ``-p tests.conftest_kafka``.
 
-``kafka`` is one real broker per test session (see :class:`stream_app.broker.LocalKafka`);
+``kafka`` is one real broker per test session (see :class:`stream_app.dev.broker.LocalKafka`);
 set ``CS_TEST_BOOTSTRAP=host:port`` to run against an already running broker instead.
 Tests share that broker, so each one should name its topics and consumer groups after
 ``topic_prefix``.
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from stream_app.broker import LocalKafka
+from stream_app.dev.broker import LocalKafka
 
 __all__ = ["ExternalKafka", "kafka", "topic_prefix"]
 

@@ -1,4 +1,4 @@
-"""The KPI ratios of prometheus/rules/kpis.yml, computed in Python from an exposition.
+"""The KPI ratios of prometheus/rules/<group>.yml, computed in Python from an exposition.
 
 Each function mirrors one recording rule (docs/kpis.md has the formulas) and returns
 {labels: value}; an empty dict is "no sample" (a denominator of 0 or no series). The
@@ -235,5 +235,6 @@ RULES: dict[str, Callable[[Exposition], Result]] = {
         e.total("cs_ticket_resolution_seconds_gsum"), e.total("cs_ticket_resolution_seconds_gcount")
     ),
 }
-#: rule groups of kpis.yml whose every rule has a Python twin above
-KPI_GROUPS = ("cs-usage", "cs-onboarding", "cs-revenue", "cs-voice")
+#: rule groups whose every rule has a Python twin above: group cs-<name> of
+#: prometheus/rules/<name>.yml, unit-tested in prometheus/tests/<name>_test.yml
+KPI_GROUPS = ("cs-usage", "cs-onboarding", "cs-revenue", "cs-health")

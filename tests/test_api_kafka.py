@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream_app.broker import LocalKafka, create_topics
+from stream_app.dev.broker import LocalKafka, create_topics
 from stream_app.generator import GeneratorConfig, generate_history
 from stream_app.kpi.core import PartitionCore
 from stream_app.produce import produce

@@ -1,4 +1,4 @@
-"""Integration tests for stream_app.broker against a real Kafka broker."""
+"""Integration tests for stream_app.dev.broker against a real Kafka broker."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from collections.abc import Iterable
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
-from stream_app.broker import LocalKafka, create_topics
+from stream_app.dev.broker import LocalKafka, create_topics
 from tests.conftest_kafka import ExternalKafka
 
 pytestmark = [pytest.mark.integration, pytest.mark.asyncio]

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from stream_app.broker import create_topics
+from stream_app.dev.broker import create_topics
 from stream_app.generator import GeneratorConfig, generate_history
 from stream_app.produce import produce, route
 from tests.worker_proc import WorkerProcess, handled, wait_for

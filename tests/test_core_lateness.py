@@ -9,8 +9,8 @@ import pytest
 
 from stream_app.exposition import render
 from stream_app.kpi.core import Outcome, PartitionCore
-from stream_app.kpi.usage import UsageKpis
-from stream_app.settings import KpiSettings
+from stream_app.kpi.groups.usage.group import UsageGroup
+from stream_app.settings import KpiSettings, Settings
 from tests.helpers import ev, samples
 
 NOW = datetime.fromisoformat("2026-06-01T12:00:00+00:00").timestamp()
@@ -29,32 +29,33 @@ CASES = [
 @pytest.mark.parametrize(("ts", "check_future", "outcome", "reason"), CASES)
 def test_lateness(ts: str, check_future: bool, outcome: Outcome, reason: str | None) -> None:
     core = PartitionCore(KpiSettings())
-    got, detail = core.ingest(ev(eid="1", ts=ts), now=NOW, check_future=check_future)
+    tolerance = Settings().future_tolerance_s if check_future else None
+    got, detail = core.ingest(ev(eid="1", ts=ts), now=NOW, future_tolerance_s=tolerance)
     assert got is outcome
     assert getattr(detail, "reason", None) == reason
 
 
 def test_lateness_limits_are_configurable() -> None:
-    core = PartitionCore(KpiSettings(max_lateness_days=1, future_tolerance_s=0))
+    core = PartitionCore(KpiSettings(max_lateness_days=1))
     assert core.ingest(ev(eid="1", ts="2026-05-31T11:00:00Z"), now=NOW)[0] is Outcome.REJECTED
     assert (
-        core.ingest(ev(eid="2", ts="2026-06-01T12:00:01Z"), now=NOW, check_future=True)[0]
+        core.ingest(ev(eid="2", ts="2026-06-01T12:00:01Z"), now=NOW, future_tolerance_s=0)[0]
         is Outcome.REJECTED
     )
     assert core.rejected == {"too_late": 1, "future": 1}
 
 
 def test_a_failing_kpi_group_is_counted_and_isolated(monkeypatch: Any) -> None:
-    original = UsageKpis.apply
+    original = UsageGroup.apply
     calls = {"n": 0}
 
-    def flaky(self: UsageKpis, account_id: str, state: Any, event: Any, day: int) -> None:
+    def flaky(self: UsageGroup, account_id: str, state: Any, event: Any, day: int) -> None:
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("boom")
         original(self, account_id, state, event, day)
 
-    monkeypatch.setattr(UsageKpis, "apply", flaky)
+    monkeypatch.setattr(UsageGroup, "apply", flaky)
     core = PartitionCore(KpiSettings())
     outcomes = [
         core.ingest(ev(eid=str(i), ts="2026-06-01T10:00:00Z", user_id=f"u{i}"))[0] for i in range(3)

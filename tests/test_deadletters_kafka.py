@@ -11,8 +11,8 @@ import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from stream_app.broker import LocalKafka, create_topics
-from stream_app.deadletters import read_dead_letters, resubmit
+from stream_app.commands.dead_letters import read_dead_letters, resubmit
+from stream_app.dev.broker import LocalKafka, create_topics
 from tests.helpers import ev
 from tests.worker_proc import WorkerProcess, handled, wait_for
 

@@ -25,8 +25,8 @@ from typing import Any
 
 import pytest
 
-from stream_app.broker import create_topics
 from stream_app.dashboards import OUT_DIR, panel_queries
+from stream_app.dev.broker import create_topics
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, LiveSimulation, generate_history, write_jsonl
 from stream_app.produce import produce, produce_live
@@ -92,10 +92,9 @@ def pipeline(
 
 
 def stack_for(worker: WorkerProcess, tmp: Path) -> PromStack:
-    rule_files = [
-        RULES / "kpis.yml",
-        RULES / "alerts.yml",
-        scaled_rules(RULES / "churn.yml", tmp / "churn-scaled.yml", FACTOR),
+    rule_files = [  # ChurnSpike's durations (in revenue.yml) are scaled down to seconds
+        scaled_rules(p, tmp / f"{p.stem}-scaled.yml", FACTOR) if p.name == "revenue.yml" else p
+        for p in sorted(RULES.glob("*.yml"))
     ]
     return PromStack(tmp / "prom", [f"127.0.0.1:{worker.port}"], rule_files)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_app.broker import LocalKafka
+from stream_app.dev.broker import LocalKafka
 from tests.faults import create_for as create_topics_for
 from tests.faults import cs_sum, dataset, diff, replayed, send
 from tests.worker_proc import WorkerProcess, handled, wait_for

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stream_app.broker import LocalKafka, create_topics
+from stream_app.dev.broker import LocalKafka, create_topics
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl
 from stream_app.produce import produce

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from stream_app.live_view import scrape
+from stream_app.dev.live_view import scrape
 
 T = TypeVar("T")
 

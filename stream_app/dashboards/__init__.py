@@ -1,5 +1,10 @@
 """Grafana dashboards as code (grafana-foundation-sdk, a Grafana 11 build; dev extra).
 
+The boards (:mod:`stream_app.dashboards.boards`) are composed from the panels of each KPI
+group, ``stream_app/dashboards/groups/<name>.py`` (the group of
+``stream_app/kpi/groups/<name>/``), and of the pipeline (:mod:`.pipeline`); the panel
+helpers are in :mod:`.panels`.
+
 ``python -m stream_app.dashboards`` writes ``grafana/dashboards/<uid>.json``;
 ``--check`` exits 1 when the committed JSON differs from what the code generates
 (tests/test_dashboards.py does the same). Grafana loads the files through
@@ -16,18 +21,9 @@ from typing import Any
 from grafana_foundation_sdk.builders import dashboard
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 
-from stream_app.dashboards.customers import engagement, overview
-from stream_app.dashboards.operations import pipeline, voice
-from stream_app.dashboards.revenue import revenue
+from stream_app.dashboards.boards import BOARDS
 from stream_app.generated import drifted, write_files
 
-BOARDS: tuple[Callable[[], dashboard.Dashboard], ...] = (
-    overview,
-    engagement,
-    revenue,
-    voice,
-    pipeline,
-)
 OUT_DIR = Path(__file__).resolve().parents[2] / "grafana" / "dashboards"
 
 

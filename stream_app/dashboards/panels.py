@@ -2,20 +2,20 @@
 
 Every panel queries the ``${datasource}`` variable, carries a description that says how
 its numbers are computed, a unit, and thresholds coloured the way the industry reads the
-KPI (the team's reference figures: docs/observability.md#thresholds).
+KPI (the team's reference figures: docs/observability.md#thresholds; each group's steps
+are in its module, stream_app/dashboards/groups/<name>.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from grafana_foundation_sdk.builders import bargauge, dashboard, piechart, prometheus, stat
+from grafana_foundation_sdk.builders import bargauge, dashboard, prometheus, stat
 from grafana_foundation_sdk.builders import common as parts
 from grafana_foundation_sdk.builders import timeseries as ts
 from grafana_foundation_sdk.cog.builder import Builder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models import dashboard as model
-from grafana_foundation_sdk.models.piechart import PieChartType
 from grafana_foundation_sdk.models.prometheus import PromQueryFormat
 
 DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
@@ -24,21 +24,11 @@ DATASOURCE = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 Queries = Sequence[tuple[str, str]]
 #: threshold steps: (value, colour); the first value is None (-Infinity)
 Steps = Sequence[tuple[float | None, str]]
+#: the panels of one row, and titled rows of panels
+Panels = list[Builder]
+Rows = list[tuple[str, Panels]]
 
 NEUTRAL: Steps = [(None, "blue")]
-# rules of thumb (docs/observability.md#thresholds)
-STICKINESS: Steps = [(None, "red"), (0.10, "orange"), (0.13, "green")]
-FEATURE_ADOPTION: Steps = [(None, "orange"), (0.28, "green")]
-CHURN: Steps = [(None, "green"), (0.08, "orange"), (0.10, "red")]
-RETENTION: Steps = [(None, "red"), (0.80, "orange"), (0.90, "green")]
-RENEWAL: Steps = [(None, "red"), (0.75, "orange"), (0.85, "green")]
-NPS: Steps = [(None, "red"), (0, "yellow"), (20, "green"), (50, "dark-green")]
-CSAT: Steps = [(None, "red"), (0.60, "orange"), (0.75, "green"), (0.85, "dark-green")]
-CES_7: Steps = [(None, "green"), (3, "orange"), (4, "red")]
-REJECTED: Steps = [(None, "green"), (0.01, "orange"), (0.05, "red")]
-LAG: Steps = [(None, "green"), (1_000, "orange"), (10_000, "red")]
-STALENESS: Steps = [(None, "green"), (60, "orange"), (900, "red")]
-HEALTH_COLOURS = {"healthy": "green", "at_risk": "orange", "critical": "red"}
 
 
 def thresholds(steps: Steps) -> dashboard.ThresholdsConfig:
@@ -159,35 +149,7 @@ def bar_panel(
     return panel
 
 
-def band_panel(title: str, description: str, expr: str, *, w: int = 8, h: int = 8) -> Builder:
-    """Accounts by health band: a donut with the bands in their traffic-light colours."""
-    panel = (
-        piechart.Panel()
-        .title(title)
-        .description(description)
-        .datasource(DATASOURCE)
-        .targets(targets([(expr, "{{band}}")], instant=True))
-        .unit("short")
-        .pie_type(PieChartType.DONUT)
-        .reduce_options(parts.ReduceDataOptions().calcs(["lastNotNull"]))
-        .span(w)
-        .height(h)
-    )
-    for band, colour in HEALTH_COLOURS.items():
-        panel = panel.override_by_name(
-            band,
-            [
-                model.DynamicConfigValue(
-                    id_val="color", value={"mode": "fixed", "fixedColor": colour}
-                )
-            ],
-        )
-    return panel
-
-
-def board(
-    uid: str, title: str, description: str, rows: Sequence[tuple[str, list[Builder]]]
-) -> dashboard.Dashboard:
+def board(uid: str, title: str, description: str, rows: Rows) -> dashboard.Dashboard:
     """A dashboard of titled rows; panels flow left to right in 24 columns."""
     built = (
         dashboard.Dashboard(title)

@@ -7,34 +7,39 @@ cannot disagree.
 
 from __future__ import annotations
 
-import enum
 import logging
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 from typing import Any
 
-from stream_app.contract import EVENT_TYPES, REJECTION_REASONS, TYPE_TOPIC, Rejection
-from stream_app.contract_fast import Event, EventParser
-from stream_app.kpi.account import AccountState
+from stream_app.contract import (
+    EVENT_TYPES,
+    KEY_FIELDS,
+    REJECTION_REASONS,
+    TYPE_KEY,
+    TYPE_TOPIC,
+    Event,
+    EventParser,
+    Rejection,
+)
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
+from stream_app.kpi.keystate import KeyState, Outcome
 from stream_app.kpi.registry import build_groups
 from stream_app.settings import KpiSettings
 
 log = logging.getLogger(__name__)
 _NO_US = -(2**63)
-
-
-class Outcome(enum.Enum):
-    APPLIED = "applied"
-    DUPLICATE = "duplicate"
-    REDELIVERED = "redelivered"  # already in state (worker restart): ignored silently
-    REJECTED = "rejected"
-    LATER = "later"  # replay only: after --as-of, not counted
-
+#: how a key's record is named in the store: "<key field>:<key>" ("account_id:acme")
+STORE_SEPARATOR = ":"
 
 _OUTCOME_NAMES = {o: o.value for o in Outcome}
+
+
+def store_key(key_field: str, key: str) -> str:
+    """The store name of a key's record."""
+    return f"{key_field}{STORE_SEPARATOR}{key}"
 
 
 class PartitionCore:
@@ -48,14 +53,23 @@ class PartitionCore:
         self.max_lateness_s = settings.max_lateness_days * 86400.0
         self.errors: Counter[str] = Counter()
         self.max_bytes = settings.max_message_bytes
-        self.accounts: dict[str, AccountState] = {}
+        #: key field -> key -> its state (one namespace per key field of the contract)
+        self.keys: dict[str, dict[str, KeyState]] = {f: {} for f in KEY_FIELDS}
         self.groups: list[KpiGroup[Any]] = build_groups(settings)
-        self._by_type: dict[str, list[KpiGroup[Any]]] = {
-            t: [g for g in self.groups if t in g.types] for t in EVENT_TYPES
-        }
-        #: event type -> (key, new, apply) of the groups that take it (the hot loop's view)
-        self._appliers = {
-            t: [(g.key, g.new, g.apply) for g in groups] for t, groups in self._by_type.items()
+        for group in self.groups:
+            wrong = sorted(t for t in group.types if TYPE_KEY[t] != group.key_field)
+            if wrong:
+                raise ValueError(f"group {group.name!r} is keyed by {group.key_field}: {wrong}")
+        #: event type -> (topic role, key field, that field's states, the appliers of the
+        #: groups that take it: (name, new, apply)) -- the hot loop's view
+        self._routes = {
+            t: (
+                TYPE_TOPIC[t],
+                TYPE_KEY[t],
+                self.keys[TYPE_KEY[t]],
+                [(g.name, g.new, g.apply) for g in self.groups if t in g.types],
+            )
+            for t in EVENT_TYPES
         }
         self.parser = EventParser(self.tz, self.max_bytes)
         self._checks = [g.check for g in self.groups if type(g).check is not KpiGroup.check]
@@ -63,8 +77,13 @@ class PartitionCore:
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
         self.offsets: dict[str, int] = {}  # role -> highest offset fully handled
-        self.dirty: set[str] = set()
+        self.dirty: set[tuple[str, str]] = set()  # (key field, key)
         self.max_us = _NO_US  # the latest event time applied (epoch microseconds)
+
+    @property
+    def accounts(self) -> dict[str, KeyState]:
+        """The states of the account-keyed topics' keys."""
+        return self.keys["account_id"]
 
     # -- ingest ---------------------------------------------------------------
     def ingest(
@@ -75,30 +94,23 @@ class PartitionCore:
         offset: int | None = None,
         *,
         now: float | None = None,
-        check_future: bool = False,
+        future_tolerance_s: float | None = None,
         until: float | None = None,
     ) -> tuple[Outcome, Event | Rejection]:
         """Validate and apply one message; never raises on bad input.
 
         ``now`` (epoch seconds) is the clock of lateness: an event older than
         ``max_lateness_days`` before it is rejected as ``too_late``; with
-        ``check_future`` one more than ``future_tolerance_s`` after it as ``future``.
+        ``future_tolerance_s`` (the worker's) one more than that after it as ``future``.
         ``until`` (replay's ``--as-of``): a valid event with a later ``ts`` is not
         counted at all (outcome ``LATER``), as if it had not happened yet.
         """
         if role is not None and offset is not None and offset <= self.offsets.get(role, -1):
             return Outcome.REDELIVERED, Rejection("redelivered", "handled before a restart")
-        result = self._validate(raw, role, key, now, check_future)
-        if type(result) is Rejection:
-            self.rejected[result.reason] += 1
-            self._handled(role, offset)
-            return Outcome.REJECTED, result
-        event, day = result  # type: ignore[misc]
-        if until is not None and event.us > until * 1_000_000:
-            return Outcome.LATER, event
-        outcome = self.apply(event, day, role, offset)
-        self._handled(role, offset)
-        return outcome, event
+        outcome, detail = self._handle(raw, role, key, offset, now, future_tolerance_s, until)
+        if outcome is not Outcome.LATER and role is not None and offset is not None:
+            self.offsets[role] = offset
+        return outcome, detail
 
     def ingest_batch(
         self,
@@ -106,32 +118,50 @@ class PartitionCore:
         role: str,
         *,
         now: float,
-        check_future: bool = True,
+        future_tolerance_s: float | None = None,
     ) -> tuple[dict[str, int], list[tuple[int, Rejection]]]:
         """:meth:`ingest` of the (value, key, offset) messages of one topic partition, in
         offset order (the worker's hot loop): outcome counts, and (offset, rejection)."""
         outcomes: dict[str, int] = {}
         rejected: list[tuple[int, Rejection]] = []
         done = self.offsets.get(role, -1)
-        validate = self._validate
-        apply = self.apply
+        handle = self._handle
         for value, key, offset in messages:
             if offset <= done:
                 name = "redelivered"
             else:
-                result = validate(value or b"", role, key, now, check_future)
-                if type(result) is Rejection:
-                    self.rejected[result.reason] += 1
-                    rejected.append((offset, result))
-                    name = "rejected"
-                else:
-                    event, day = result  # type: ignore[misc]
-                    name = _OUTCOME_NAMES[apply(event, day, role, offset)]
+                outcome, detail = handle(
+                    value or b"", role, key, offset, now, future_tolerance_s, None
+                )
+                if outcome is Outcome.REJECTED:
+                    rejected.append((offset, detail))  # type: ignore[arg-type]
+                name = _OUTCOME_NAMES[outcome]
                 done = offset
             outcomes[name] = outcomes.get(name, 0) + 1
         if done > self.offsets.get(role, -1):
             self.offsets[role] = done
         return outcomes, rejected
+
+    def _handle(
+        self,
+        raw: bytes | str,
+        role: str | None,
+        key: bytes | None,
+        offset: int | None,
+        now: float | None,
+        future_tolerance_s: float | None,
+        until: float | None,
+    ) -> tuple[Outcome, Event | Rejection]:
+        """Validate one message and apply it: what :meth:`ingest` and
+        :meth:`ingest_batch` share."""
+        result = self._validate(raw, role, key, now, future_tolerance_s)
+        if type(result) is Rejection:
+            self.rejected[result.reason] += 1
+            return Outcome.REJECTED, result
+        event, day = result  # type: ignore[misc]
+        if until is not None and event.us > until * 1_000_000:
+            return Outcome.LATER, event
+        return self.apply(event, day, role, offset), event
 
     def _validate(
         self,
@@ -139,7 +169,7 @@ class PartitionCore:
         role: str | None,
         key: bytes | None,
         now: float | None,
-        check_future: bool,
+        future_tolerance_s: float | None,
     ) -> tuple[Event, int] | Rejection:
         result = self.parser.parse(raw)
         if type(result) is Rejection:
@@ -147,76 +177,57 @@ class PartitionCore:
         event = result[0]  # type: ignore[index]
         if role is not None and TYPE_TOPIC[event.type] != role:
             return Rejection("wrong_topic", f"{event.type} is not a {role} event")
-        if key is not None and key != event.account_id.encode("utf-8"):
-            return Rejection("key_mismatch", "message key differs from account_id")
+        if key is not None:
+            field = TYPE_KEY[event.type]
+            if key != getattr(event, field).encode("utf-8"):
+                return Rejection("key_mismatch", f"message key differs from {field}")
         if now is not None:
             ts = event.us / 1_000_000
             if ts < now - self.max_lateness_s:
                 return Rejection("too_late", f"older than {self.settings.max_lateness_days} days")
-            if check_future and ts > now + self.settings.future_tolerance_s:
-                return Rejection("future", f"more than {self.settings.future_tolerance_s}s ahead")
+            if future_tolerance_s is not None and ts > now + future_tolerance_s:
+                return Rejection("future", f"more than {future_tolerance_s}s ahead")
         for check in self._checks:
             refused = check(event)
             if refused is not None:
                 return refused
         return result
 
-    def _handled(self, role: str | None, offset: int | None) -> None:
-        if role is not None and offset is not None and offset > self.offsets.get(role, -1):
-            self.offsets[role] = offset
-
     def apply(
         self, event: Event, day: int, role: str | None = None, offset: int | None = None
     ) -> Outcome:
-        """Apply one valid event whose calendar day is ``day``."""
-        account_id = event.account_id
-        acct = self.accounts.get(account_id)
-        if acct is None:
-            acct = self.accounts[account_id] = AccountState()
-        if role is not None and offset is not None:
-            if offset <= acct.offsets.get(role, -1):
-                return Outcome.REDELIVERED
-            acct.offsets[role] = offset
-        self.dirty.add(account_id)
+        """Apply one valid event whose calendar day is ``day``: admitted by its key's
+        state (:meth:`KeyState.admit`), then handed to the groups that take its type."""
         kind = event.type
-        role_of = TYPE_TOPIC[kind]
-        seen = acct.seen.get(role_of)
-        if seen is None:
-            seen = acct.seen[role_of] = {}
-        event_id = event.event_id
-        if event_id in seen:
-            acct.duplicates += 1
+        role_of, key_field, states, appliers = self._routes[kind]
+        key = getattr(event, key_field)
+        state = states.get(key)
+        if state is None:
+            state = states[key] = KeyState()
+        outcome = state.admit(
+            role_of, event.event_id, day, self.horizon, offset if role is not None else None
+        )
+        if outcome is Outcome.REDELIVERED:
+            return outcome
+        self.dirty.add((key_field, key))
+        if outcome is Outcome.DUPLICATE:
             self.duplicates += 1
-            return Outcome.DUPLICATE
-        max_day = acct.max_day
-        latest = max_day.get(role_of)
-        if latest is None:
-            latest = max_day[role_of] = acct.oldest[role_of] = day
-        elif day > latest:
-            latest = max_day[role_of] = day
-            cutoff = day - self.horizon
-            if acct.oldest.get(role_of, cutoff) < cutoff:  # forget ids beyond the horizon
-                seen = acct.seen[role_of] = {k: d for k, d in seen.items() if d >= cutoff}
-                acct.oldest[role_of] = min(seen.values(), default=day)
-        if day >= latest - self.horizon:
-            seen[event_id] = day
-            if day < latest and day < acct.oldest.get(role_of, latest):
-                acct.oldest[role_of] = day
-        counts = acct.counts
+            return outcome
+        counts = state.counts
         counts[kind] = counts.get(kind, 0) + 1
         self.type_counts[kind] += 1
         if event.us > self.max_us:
             self.max_us = event.us
-        groups = acct.groups
-        for key, new, group_apply in self._appliers[kind]:
-            state = groups.get(key)
-            if state is None:
-                state = groups[key] = new()
+        groups = state.groups
+        for name, new, group_apply in appliers:
+            slice_ = groups.get(name)
+            if slice_ is None:
+                slice_ = groups[name] = new()
             try:
-                group_apply(account_id, state, event, day)
+                group_apply(key, slice_, event, day)
             except Exception as exc:  # one KPI's bug must not stop the others or the stream
-                self.errors[key] += 1
-                log.warning("KPI group %r failed on a %s event: %r", key, kind, exc)
+                self.errors[name] += 1
+                log.warning("KPI group %r failed on a %s event: %r", name, kind, exc)
         return Outcome.APPLIED
 
     @property
@@ -231,15 +242,15 @@ class PartitionCore:
 
     # -- persistence ----------------------------------------------------------
     def take_dirty(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """Records of the accounts changed since the last call (coalesced)."""
+        """(store key, record) of the keys changed since the last call (coalesced)."""
         self.settle()
         dirty, self.dirty = self.dirty, set()
-        for account_id in sorted(dirty):
-            acct = self.accounts[account_id]
+        for key_field, key in sorted(dirty):
+            state = self.keys[key_field][key]
             slices = {
-                g.key: g.dump(acct.groups[g.key]) for g in self.groups if g.key in acct.groups
+                g.name: g.dump(state.groups[g.name]) for g in self.groups if g.name in state.groups
             }
-            yield account_id, acct.to_record(self.partition, slices)
+            yield store_key(key_field, key), state.to_record(self.partition, slices)
 
     def drain_outbox(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Records the groups want published (topic role, key, value); clears them."""
@@ -259,27 +270,31 @@ class PartitionCore:
         self.rejected = Counter(record.get("r", {}))
         self.offsets = dict(record.get("o", {}))
 
-    def load_account(self, account_id: str, record: dict[str, Any]) -> None:
-        """Add a recovered account (from the changelog) to this partition."""
-        acct = AccountState.from_record(record)
-        self.accounts[account_id] = acct
-        for kind, n in acct.counts.items():
+    def load_key(self, name: str, record: dict[str, Any]) -> None:
+        """Add a recovered key's state (from the changelog; ``name`` is its store key)."""
+        key_field, _, key = name.partition(STORE_SEPARATOR)
+        states = self.keys.get(key_field)
+        if states is None:
+            raise ValueError(f"no topic is keyed by {key_field!r} (store key {name!r})")
+        state = states[key] = KeyState.from_record(record)
+        for kind, n in state.counts.items():
             self.type_counts[kind] = self.type_counts.get(kind, 0) + n
-        self.duplicates += acct.duplicates
+        self.duplicates += state.duplicates
         slices = record.get("g", {})
         for group in self.groups:
-            if group.key in slices:
-                state = acct.groups[group.key] = group.load(slices[group.key])
-                group.attach(account_id, state)
+            if group.name in slices and group.key_field == key_field:
+                slice_ = state.groups[group.name] = group.load(slices[group.name])
+                group.attach(key, slice_)
 
     # -- reads ----------------------------------------------------------------
     def context(self, as_of: datetime) -> ReadContext:
         return ReadContext(as_of, self.tz)
 
     def group_states(self, group: KpiGroup[Any]) -> dict[str, Any]:
-        """Account id -> ``group``'s state, for accounts that have one."""
-        key = group.key
-        return {aid: acct.groups[key] for aid, acct in self.accounts.items() if key in acct.groups}
+        """Key -> ``group``'s state, for the keys (of its key field) that have one."""
+        name = group.name
+        states = self.keys[group.key_field]
+        return {k: s.groups[name] for k, s in states.items() if name in s.groups}
 
     def describe(self, account_id: str, as_of: datetime) -> dict[str, Any] | None:
         """JSON view of one account (None when unknown to this partition)."""
@@ -290,8 +305,8 @@ class PartitionCore:
         ctx = self.context(as_of)
         view: dict[str, Any] = {"account_id": account_id, "events": dict(acct.counts)}
         for group in self.groups:
-            if group.key in acct.groups:
-                view.update(group.describe(acct.groups[group.key], ctx))
+            if group.name in acct.groups and group.key_field == "account_id":
+                view.update(group.describe(acct.groups[group.name], ctx))
         return view
 
     def families(self, as_of: datetime) -> list[Family]:
@@ -313,9 +328,14 @@ class PartitionCore:
             "cs_kpi_errors", "counter", "Events a KPI group failed to apply (a bug: see logs)."
         )
         for group in self.groups:
-            errors.add(self.errors.get(group.key, 0), "_total", group=group.name or group.key)
+            errors.add(self.errors.get(group.name, 0), "_total", group=group.name)
         ctx = self.context(as_of)
         out = [events, dups, rejected, errors]
         for group in self.groups:
             out.extend(group.families(ctx, self.group_states(group)))
         return out
+
+    def group(self, name: str) -> KpiGroup[Any] | None:
+        """The KPI group called ``name`` (``KpiGroup.name``, e.g. "health"), None when this
+        core has none: for a reader that needs a group's own read methods."""
+        return next((g for g in self.groups if g.name == name), None)

@@ -13,8 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, tzinfo
 from typing import Any, ClassVar, Generic, TypeVar
 
-from stream_app.contract import Rejection
-from stream_app.contract_fast import Event
+from stream_app.contract import Event, Rejection
 from stream_app.kpi.families import Family
 from stream_app.settings import KpiSettings
 from stream_app.timeutil import day_of, day_start
@@ -47,14 +46,16 @@ class ReadContext:
 
 
 class KpiGroup(ABC, Generic[S]):
-    """One KPI group (usage, onboarding, revenue, voice & health …)."""
+    """One KPI group (usage, onboarding, revenue, health …)."""
 
-    #: key of this group's slice in the account record (short: written on every change)
-    key: ClassVar[str]
-    #: readable name (the ``group`` label of ``cs_kpi_errors_total``)
-    name: ClassVar[str] = ""
+    #: the group's one identifier: its folder under ``stream_app/kpi/groups/``, the key of
+    #: its slice in the account record and the ``group`` label of ``cs_kpi_errors_total``
+    name: ClassVar[str]
     #: event types this group consumes; others never reach :meth:`apply`
     types: ClassVar[frozenset[str]]
+    #: the key field of its types' topics (declared in :mod:`stream_app.contract.declared`):
+    #: the group's state is per value of it
+    key_field: ClassVar[str] = "account_id"
 
     def __init__(self, settings: KpiSettings) -> None:
         self.settings = settings
@@ -71,8 +72,9 @@ class KpiGroup(ABC, Generic[S]):
         """Empty per-account state."""
 
     @abstractmethod
-    def apply(self, account_id: str, state: S, event: Event, day: int) -> None:
-        """Apply one new (deduplicated) event of the account; ``day`` is its calendar day."""
+    def apply(self, key: str, state: S, event: Event, day: int) -> None:
+        """Apply one new (deduplicated) event of ``key`` (the value of the group's key
+        field); ``day`` is its calendar day."""
 
     def settle(self) -> None:
         """Finish work deferred from :meth:`apply` (called after each batch, before reads

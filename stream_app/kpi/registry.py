@@ -1,22 +1,31 @@
-"""The KPI groups every core runs, in export order. Add a group here to switch it on."""
+"""The KPI groups every core runs, in export order. Add a group here to switch it on.
+
+Each group is a package of :mod:`stream_app.kpi.groups` (state, apply/read logic and its
+settings mixin of :class:`stream_app.settings.KpiSettings`).
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from stream_app.kpi.group import KpiGroup
-from stream_app.kpi.health import VoiceHealthKpis
-from stream_app.kpi.onboarding import OnboardingKpis
-from stream_app.kpi.revenue import RevenueKpis
-from stream_app.kpi.usage import UsageKpis
+from stream_app.kpi.groups.health.group import HealthGroup
+from stream_app.kpi.groups.onboarding.group import OnboardingGroup
+from stream_app.kpi.groups.revenue.group import RevenueGroup
+from stream_app.kpi.groups.usage.group import UsageGroup
 from stream_app.settings import KpiSettings
 
 GROUP_CLASSES: list[type[KpiGroup[Any]]] = [
-    UsageKpis,
-    OnboardingKpis,
-    RevenueKpis,
-    VoiceHealthKpis,
+    UsageGroup,
+    OnboardingGroup,
+    RevenueGroup,
+    HealthGroup,
 ]
+
+
+def group_names() -> list[str]:
+    """The groups' names in export order (``usage``, ``onboarding``, ``revenue``, ``health``)."""
+    return [cls.name for cls in GROUP_CLASSES]
 
 
 def build_groups(settings: KpiSettings) -> list[KpiGroup[Any]]:

@@ -1,4 +1,4 @@
-"""The worker's HTTP API (Faust web) and the publisher of account-health band changes.
+"""The worker's HTTP API (Faust web).
 
 ``GET /accounts/{account_id}``: the account's view (every KPI group's ``describe``:
 status, MRR, activity, milestones, surveys, support, health and its components) as of
@@ -11,29 +11,31 @@ changelog, which is the account's source partition when producers use the defaul
 without ``band``, of every band except churned). The worker that receives it asks the
 other workers of the table (``local=1``) and merges their answers.
 
-:func:`publish_health_changes` sends the cores' queued band changes to
-``CS_TOPIC_ACCOUNT_HEALTH`` (key = account id, value = JSON) and waits for the broker's
-acknowledgement, before the batch's changelog records are sent: a crash can repeat a
-band-change event but not lose it (at least once).
+Everything here takes what it reads as arguments (the Faust app, the state table, the
+worker's :class:`PartitionStates`); the worker shell (``app.py``) calls
+:func:`register_api`, never the reverse.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING, Any
+from collections.abc import Collection, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 import aiohttp
 import orjson
 from aiokafka.partitioner import murmur2
 
-from stream_app.kpi.core import PartitionCore
-from stream_app.kpi.health import HEALTH_ROLE, VoiceHealthKpis
-from stream_app.kpi.health_score import BANDS, CHURNED, Health
+from stream_app.kpi.groups.health.score import BANDS, CHURNED, Health
 from stream_app.timeutil import utc_now
 
 if TYPE_CHECKING:
-    from stream_app.worker.app import KpiWorker
+    import faust
+    from faust.types import TableT
+
+    from stream_app.kpi.core import PartitionCore
+    from stream_app.worker.state import PartitionStates
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +43,16 @@ MAX_ACCOUNT_ID = 128  # as in the event contract
 DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
 LIST_BANDS = (*BANDS, CHURNED)
 PEER_TIMEOUT_S = 5.0
+HEALTH_GROUP = "health"  # the KPI group that ranks accounts by health
+
+
+@runtime_checkable
+class RanksAccounts(Protocol):
+    """A KPI group that ranks its accounts (the health group)."""
+
+    def ranking(
+        self, states: Mapping[str, Any], day: int, bands: Collection[str]
+    ) -> list[tuple[str, Health]]: ...
 
 
 def _json(web: Any, body: dict[str, Any], status: int = 200) -> Any:
@@ -56,15 +68,13 @@ def source_partition(account_id: str, partitions: int) -> int:
     return (murmur2(account_id.encode()) & 0x7FFFFFFF) % partitions
 
 
-def health_group(core: PartitionCore) -> VoiceHealthKpis | None:
-    return next((g for g in core.groups if isinstance(g, VoiceHealthKpis)), None)
-
-
-def account_view(worker: KpiWorker, account_id: str) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, body) of ``GET /accounts/{account_id}`` on the worker owning it."""
-    partitions = worker.settings.partitions
+def account_view(
+    states: PartitionStates, partitions: int, account_id: str, served_by: str
+) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of ``GET /accounts/{account_id}`` on the worker owning it
+    (``partitions``: of the source topics; ``served_by``: this worker's URL)."""
     expected = source_partition(account_id, partitions)
-    cores = worker.states.cores
+    cores = states.cores
     found = [c for c in (cores.get(expected), *cores.values()) if c and account_id in c.accounts]
     if not found:
         if expected not in cores:
@@ -79,7 +89,7 @@ def account_view(worker: KpiWorker, account_id: str) -> tuple[int, dict[str, Any
         "account_id": account_id,
         "as_of": as_of.isoformat(),
         "partition": core.partition,
-        "served_by": str(worker.app.conf.canonical_url),
+        "served_by": served_by,
         **view,
     }
 
@@ -95,16 +105,19 @@ def _entry(account_id: str, health: Health, partition: int) -> dict[str, Any]:
     }
 
 
-def local_ranking(worker: KpiWorker, band: str | None, limit: int) -> list[dict[str, Any]]:
-    """This worker's lowest-scoring accounts (of ``band``; else of every non-churned band)."""
+def local_ranking(
+    cores: Iterable[PartitionCore], band: str | None, limit: int
+) -> list[dict[str, Any]]:
+    """The lowest-scoring accounts of ``cores`` (of ``band``; else of every non-churned
+    band)."""
     out: list[dict[str, Any]] = []
     as_of = utc_now()
-    for core in worker.states.owned():
-        group = health_group(core)
-        if group is None:
+    wanted = BANDS if band is None else (band,)
+    for core in cores:
+        group = core.group(HEALTH_GROUP)
+        if not isinstance(group, RanksAccounts):
             continue
         day = core.context(as_of).as_of_day
-        wanted = BANDS if band is None else (band,)
         for account_id, health in group.ranking(core.group_states(group), day, wanted):
             out.append(_entry(account_id, health, core.partition))
     out.sort(key=lambda e: (e["score"], e["account_id"]))
@@ -129,14 +142,13 @@ def parse_list_query(query: Any) -> tuple[str | None, int, bool] | str:
 
 
 async def _peer_rankings(
-    worker: KpiWorker, request: Any
+    app: faust.App, table: TableT, request: Any
 ) -> tuple[list[dict[str, Any]], list[str], int]:
-    """Rankings of the other workers of the table: (entries, unreachable workers, workers)."""
-    app = worker.app
+    """Rankings of the other workers of ``table``: (entries, unreachable workers, workers)."""
     me = str(app.conf.canonical_url).rstrip("/")
     peers = [
         str(url).rstrip("/")
-        for url, topics in app.router.table_metadata(worker.table.name).items()
+        for url, topics in app.router.table_metadata(table.name).items()
         if any(topics.values())
     ]
     others = [p for p in peers if p != me]
@@ -161,25 +173,15 @@ async def _peer_rankings(
     return entries, failed, len(set(peers) | {me})
 
 
-def register_api(worker: KpiWorker) -> None:
-    """Add ``/accounts/{account_id}`` and ``/accounts`` to the worker's web server, and
-    declare the account-health topic when the app starts."""
-    app = worker.app
-    settings = worker.settings
-    topic = app.topic(
-        settings.topic_account_health,
-        key_serializer="raw",
-        value_serializer="raw",
-        partitions=settings.partitions,
-    )
+def register_api(app: faust.App, table: TableT, states: PartitionStates, partitions: int) -> None:
+    """Add ``/accounts/{account_id}`` and ``/accounts`` to ``app``'s web server: accounts
+    of ``states`` (the cores of this worker), routed by the partitions of ``table``
+    (``partitions``: the partition count of the source topics)."""
 
-    @app.task
-    async def _declare_account_health() -> None:
-        await topic.maybe_declare()
-
-    @app.table_route(table=worker.table, match_info="account_id")
+    @app.table_route(table=table, match_info="account_id")
     async def owned_account(web: Any, request: Any, account_id: str) -> Any:
-        status, body = account_view(worker, account_id)
+        served_by = str(app.conf.canonical_url)
+        status, body = account_view(states, partitions, account_id, served_by)
         return _json(web, body, status)
 
     @app.page("/accounts/{account_id}")
@@ -197,11 +199,11 @@ def register_api(worker: KpiWorker) -> None:
         if isinstance(parsed, str):
             return _error(web, 400, "bad request", parsed)
         band, limit, local = parsed
-        entries = local_ranking(worker, band, limit)
+        entries = local_ranking(states.owned(), band, limit)
         failed: list[str] = []
         workers = 1
         if not local:
-            more, failed, workers = await _peer_rankings(worker, request)
+            more, failed, workers = await _peer_rankings(app, table, request)
             entries = sorted([*entries, *more], key=lambda e: (e["score"], e["account_id"]))
         body = {
             "as_of": utc_now().isoformat(),
@@ -213,22 +215,3 @@ def register_api(worker: KpiWorker) -> None:
             "accounts": entries[:limit],
         }
         return _json(web, body)
-
-
-async def publish_health_changes(worker: KpiWorker) -> int:
-    """Send the owned cores' queued band changes; returns how many were sent."""
-    records = [r for core in worker.states.owned() for r in core.drain_outbox()]
-    if not records:
-        return 0
-    name = worker.settings.topic_account_health  # declared when the app starts
-    producer = worker.app.producer
-    pending = []
-    for role, key, value in records:
-        if role != HEALTH_ROLE:
-            log.warning("no topic for outbox records of role %r; dropped", role)
-            continue
-        pending.append(
-            await producer.send(name, key.encode(), orjson.dumps(value), None, None, None)
-        )
-    await asyncio.gather(*pending)
-    return len(pending)

@@ -23,15 +23,21 @@ from stream_app.exposition import KpiCollector
 from stream_app.kpi.core import Outcome
 from stream_app.settings import Settings
 from stream_app.timeutil import utc_now
-from stream_app.worker.api import publish_health_changes, register_api
+from stream_app.worker.api import register_api
 from stream_app.worker.batching import install_batch_consumer
 from stream_app.worker.broker_auth import broker_credentials
 from stream_app.worker.deadletter import dead_letter_headers
 from stream_app.worker.lag import ConsumerLagCollector
+from stream_app.worker.outbox import publish_outbox
 from stream_app.worker.state import PartitionStates
 
 log = logging.getLogger(__name__)
 PRODUCER_BATCH_BYTES = 1024 * 1024  # the broker's default message.max.bytes
+
+
+def outbox_topics(settings: Settings) -> dict[str, str]:
+    """Outbox topic role (what the KPI groups queue records for) -> topic name."""
+    return {"health": settings.topic_account_health}
 
 
 @dataclass
@@ -100,6 +106,13 @@ class KpiWorker:
             value_serializer="raw",
             partitions=settings.partitions,
         )
+        self.outbox_topics = outbox_topics(settings)
+        self.outbox = [
+            self.app.topic(
+                name, key_serializer="raw", value_serializer="raw", partitions=settings.partitions
+            )
+            for name in self.outbox_topics.values()
+        ]
         self.table = self.app.Table(
             "cs-state",
             key_type=bytes,
@@ -173,8 +186,9 @@ class KpiWorker:
                     await self.flush_state()  # the agent path writes state per batch
 
         @app.task
-        async def _declare_dead_letters() -> None:
-            await self.dead_letters.maybe_declare()
+        async def _declare_topics() -> None:  # the topics this worker writes to
+            for topic in (self.dead_letters, *self.outbox):
+                await topic.maybe_declare()
 
         @self.table.on_recover
         async def _recovered() -> None:
@@ -195,7 +209,8 @@ class KpiWorker:
             body = generate_latest(self.registry)
             return web.bytes(body, content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
-        register_api(self)  # /accounts/{account_id}, /accounts, the account-health topic
+        # /accounts/{account_id}, /accounts
+        register_api(app, self.table, self.states, self.settings.partitions)
 
     def progress(self) -> dict[str, Any]:
         """Cheap progress figures (no KPI reads): for benchmarks and readiness checks."""
@@ -219,7 +234,10 @@ class KpiWorker:
         core = self.states.core(tp.partition)
         self._touched.add(tp.partition)
         outcomes, rejected = core.ingest_batch(
-            ((r.value, r.key, r.offset) for r in records), role, now=now
+            ((r.value, r.key, r.offset) for r in records),
+            role,
+            now=now,
+            future_tolerance_s=self.settings.future_tolerance_s,
         )
         if rejected:
             by_offset = {r.offset: r for r in records}
@@ -247,7 +265,12 @@ class KpiWorker:
             core = core_of(msg.partition)
             touched.add(msg.partition)
             outcome, detail = core.ingest(
-                msg.value or b"", role, msg.key, msg.offset, now=now, check_future=True
+                msg.value or b"",
+                role,
+                msg.key,
+                msg.offset,
+                now=now,
+                future_tolerance_s=self.settings.future_tolerance_s,
             )
             outcomes[outcome.value] = outcomes.get(outcome.value, 0) + 1
             if outcome is Outcome.REJECTED and isinstance(detail, Rejection):
@@ -279,10 +302,13 @@ class KpiWorker:
         self.metrics.last_batch.set(finished)
 
     async def flush_state(self) -> None:
-        """Publish health band changes, then write every changed account and the meta of
-        each touched partition to the changelog (called before each offset commit)."""
+        """Publish the groups' outbox (health band changes), then write every changed
+        account and the meta of each touched partition to the changelog (called before
+        each offset commit)."""
         touched, self._touched = self._touched, set()
-        await publish_health_changes(self)  # acked before the changelog: at least once
+        records = [r for core in self.states.owned() for r in core.drain_outbox()]
+        if records:  # acked before the changelog: at least once
+            await publish_outbox(self.app.producer, self.outbox_topics, records)
         changelog = self.table.changelog_topic.get_topic_name()
         producer = self.app.producer
         writes = self.states.persist(sorted(touched))

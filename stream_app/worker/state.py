@@ -1,10 +1,11 @@
 """The worker's partition-local state: one core per owned partition, persisted to a
 Faust table whose changelog is written with the *source* partition of each account.
 
-Record layout in the table (raw bytes, JSON): ``a:<account_id>`` -> account record,
+Record layout in the table (zlib-compressed JSON): ``<key field>:<key>`` (e.g.
+``account_id:acme``, :func:`stream_app.kpi.core.store_key`) -> that key's record,
 ``m:<partition>`` -> partition meta (rejections, handled offsets). A batch writes its
-changed accounts first and the meta last, to the same changelog partition, so a
-recovered meta never claims offsets whose account records are missing.
+changed keys first and the meta last, to the same changelog partition, so a recovered
+meta never claims offsets whose key records are missing.
 """
 
 from __future__ import annotations
@@ -21,7 +22,6 @@ from stream_app.settings import KpiSettings
 
 log = logging.getLogger(__name__)
 
-ACCOUNT_PREFIX = b"a:"
 META_PREFIX = b"m:"
 
 
@@ -85,22 +85,25 @@ class PartitionStates:
             core = cores.get(record.get("p", -1))
             if core is None:
                 continue
-            if key.startswith(ACCOUNT_PREFIX):
-                core.load_account(key[len(ACCOUNT_PREFIX) :].decode(), record)
-            elif key.startswith(META_PREFIX):
+            if key.startswith(META_PREFIX):
                 core.load_meta(record)
+            else:
+                try:
+                    core.load_key(key.decode(), record)
+                except ValueError as exc:  # a record of a layout this version does not know
+                    log.warning("state record skipped: %s", exc)
         return cores
 
     def persist(self, partitions: Iterable[int]) -> list[Write]:
-        """Store changed accounts, then each partition's meta; return the changelog writes
+        """Store changed keys, then each partition's meta; return the changelog writes
         (in this order) for the shell to send."""
         writes: list[Write] = []
         for p in partitions:
             core = self.cores.get(p)
             if core is None:
                 continue
-            for account_id, record in core.take_dirty():
-                writes.append(self._store(p, ACCOUNT_PREFIX + account_id.encode(), record))
+            for name, record in core.take_dirty():
+                writes.append(self._store(p, name.encode(), record))
             writes.append(self._store(p, meta_key(p), core.meta_record()))
         return writes
 

@@ -1,0 +1,141 @@
+"""Panels of the pipeline itself (no KPI group): workers, events in, rejections,
+consumer lag and KPI freshness. Rules: prometheus/rules/pipeline.yml and the pipeline
+alerts of prometheus/rules/alerts.yml; docs: docs/observability.md.
+"""
+
+from __future__ import annotations
+
+from stream_app.dashboards.panels import Rows, Steps, stat_panel, time_panel
+
+RATE = "$__rate_interval"
+# rules of thumb (docs/observability.md#thresholds)
+REJECTED: Steps = [(None, "green"), (0.01, "orange"), (0.05, "red")]
+LAG: Steps = [(None, "green"), (1_000, "orange"), (10_000, "red")]
+STALENESS: Steps = [(None, "green"), (60, "orange"), (900, "red")]
+
+
+def rows() -> Rows:
+    return [
+        (
+            "Now",
+            [
+                stat_panel(
+                    "Workers up",
+                    'sum(up{job="stream-app"}): workers Prometheus can scrape.',
+                    [('sum(up{job="stream-app"})', "up")],
+                    "short",
+                ),
+                stat_panel(
+                    "KPI freshness",
+                    "cs:kpi_staleness_seconds = time() - the newest "
+                    "stream_app_last_batch_timestamp_seconds: seconds since a worker "
+                    "last applied a batch. KpisStale pages after 15 minutes.",
+                    [("cs:kpi_staleness_seconds", "staleness")],
+                    "s",
+                    STALENESS,
+                ),
+                stat_panel(
+                    "Consumer lag",
+                    "cs:consumer_lag:sum = sum(stream_app_consumer_lag): messages of "
+                    "the event topics not yet committed (highwater - committed offset).",
+                    [("cs:consumer_lag:sum", "lag")],
+                    "short",
+                    LAG,
+                ),
+                stat_panel(
+                    "Rejected share (5 m)",
+                    "cs:events_rejected:ratio_rate5m = rejected / (accepted + duplicates "
+                    "+ rejected) over 5 minutes. RejectedEventsHigh above 5 %.",
+                    [("cs:events_rejected:ratio_rate5m", "rejected")],
+                    "percentunit",
+                    REJECTED,
+                ),
+            ],
+        ),
+        (
+            "Flow",
+            [
+                time_panel(
+                    "Events per second by type",
+                    "sum by (type) (rate(cs_events_total[$__rate_interval])): accepted "
+                    "events (each event_id once).",
+                    [(f"sum by (type) (rate(cs_events_total[{RATE}]))", "{{type}}")],
+                    "ops",
+                    stacked=True,
+                ),
+                time_panel(
+                    "Rejected events per second by reason",
+                    "sum by (reason) (rate(cs_events_rejected_total[$__rate_interval])); "
+                    "the events are in the dead-letter topic. Duplicates: "
+                    "cs_events_duplicate_total.",
+                    [
+                        (
+                            f"sum by (reason) (rate(cs_events_rejected_total[{RATE}]))",
+                            "{{reason}}",
+                        ),
+                        (f"sum(rate(cs_events_duplicate_total[{RATE}]))", "duplicates"),
+                    ],
+                    "ops",
+                ),
+                time_panel(
+                    "Consumer lag by topic",
+                    "sum by (topic) (stream_app_consumer_lag): highwater - committed "
+                    "offset over the partitions each worker owns.",
+                    [("sum by (topic) (stream_app_consumer_lag)", "{{topic}}")],
+                    "short",
+                    LAG,
+                    stacked=True,
+                ),
+                time_panel(
+                    "KPI freshness by worker",
+                    "time() - stream_app_last_batch_timestamp_seconds: seconds since each "
+                    "worker applied its last batch.",
+                    [("time() - stream_app_last_batch_timestamp_seconds", "{{instance}}")],
+                    "s",
+                    STALENESS,
+                ),
+            ],
+        ),
+        (
+            "Workers",
+            [
+                time_panel(
+                    "Messages per second by outcome",
+                    "sum by (outcome) (rate(stream_app_messages_total[$__rate_interval])): "
+                    "applied, duplicate, rejected or redelivered (after a restart).",
+                    [
+                        (
+                            f"sum by (outcome) (rate(stream_app_messages_total[{RATE}]))",
+                            "{{outcome}}",
+                        )
+                    ],
+                    "ops",
+                ),
+                time_panel(
+                    "Partitions owned by worker",
+                    "stream_app_partitions_owned: partitions of the event topics each "
+                    "worker owns; a change is a rebalance.",
+                    [("stream_app_partitions_owned", "{{instance}}")],
+                    "short",
+                ),
+                time_panel(
+                    "KPI group errors",
+                    "sum by (group) (increase(cs_kpi_errors_total[$__rate_interval])): "
+                    "events a KPI group failed to apply (a bug; see the worker log).",
+                    [(f"sum by (group) (increase(cs_kpi_errors_total[{RATE}]))", "{{group}}")],
+                    "short",
+                ),
+                time_panel(
+                    "Batches per second",
+                    "sum by (instance) (rate(stream_app_batches_total[$__rate_interval])).",
+                    [
+                        (
+                            f"sum by (instance) (rate(stream_app_batches_total[{RATE}]))",
+                            "{{instance}}",
+                        )
+                    ],
+                    "ops",
+                ),
+            ],
+        ),
+    ]

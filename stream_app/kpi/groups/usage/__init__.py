@@ -1,0 +1,1 @@
+"""The usage group: active users (DAU/WAU/MAU) and feature users (``group.py``)."""
