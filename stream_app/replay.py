@@ -17,7 +17,7 @@ from typing import IO
 from stream_app.contract import Rejection
 from stream_app.exposition import render
 from stream_app.kpi.core import Outcome, PartitionCore
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 
 
 @dataclass

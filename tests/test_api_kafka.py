@@ -19,8 +19,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from stream_app.dev.broker import LocalKafka, create_topics
 from stream_app.generator import GeneratorConfig, generate_history
 from stream_app.kpi.core import PartitionCore
+from stream_app.kpi.settings import KpiSettings
 from stream_app.produce import produce
-from stream_app.settings import KpiSettings
 from tests.worker_proc import WorkerProcess, handled, wait_for
 
 pytestmark = [pytest.mark.integration]

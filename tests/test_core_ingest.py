@@ -11,7 +11,7 @@ import pytest
 
 from stream_app.exposition import render
 from stream_app.kpi.core import PartitionCore
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from tests.helpers import ev, samples
 
 NOW = datetime.fromisoformat("2026-06-01T12:00:00+00:00").timestamp()

@@ -10,7 +10,8 @@ import pytest
 from stream_app.exposition import render
 from stream_app.kpi.core import Outcome, PartitionCore
 from stream_app.kpi.groups.usage.group import UsageGroup
-from stream_app.settings import KpiSettings, Settings
+from stream_app.kpi.settings import KpiSettings
+from stream_app.settings import Settings
 from tests.helpers import ev, samples
 
 NOW = datetime.fromisoformat("2026-06-01T12:00:00+00:00").timestamp()

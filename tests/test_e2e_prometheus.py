@@ -29,9 +29,9 @@ from stream_app.dashboards import OUT_DIR, panel_queries
 from stream_app.dev.broker import create_topics
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, LiveSimulation, generate_history, write_jsonl
+from stream_app.kpi.settings import KpiSettings
 from stream_app.produce import produce, produce_live
 from stream_app.replay import replay
-from stream_app.settings import KpiSettings
 from stream_app.timeutil import day_of
 from tests.prom_stack import RULES, PromStack, http_get, raw_metrics, recording_rules, scaled_rules
 from tests.rule_formulas import RULES as FORMULAS

@@ -10,9 +10,9 @@ import pytest
 from stream_app.dev.broker import LocalKafka, create_topics
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl
+from stream_app.kpi.settings import KpiSettings
 from stream_app.produce import produce
 from stream_app.replay import replay
-from stream_app.settings import KpiSettings
 from stream_app.timeutil import day_of
 from tests.helpers import samples
 from tests.worker_proc import WorkerProcess, handled, wait_for

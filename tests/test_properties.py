@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from stream_app.contract import REJECTION_REASONS, Rejection, parse_event
 from stream_app.exposition import render
 from stream_app.kpi.core import Outcome, PartitionCore
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from tests.helpers import samples
 
 T0 = datetime(2026, 5, 1, tzinfo=UTC)

@@ -20,8 +20,8 @@ def add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
+    from stream_app.kpi.settings import KpiSettings
     from stream_app.replay import replay, write_exposition
-    from stream_app.settings import KpiSettings
     from stream_app.timeutil import parse_as_of
 
     settings = KpiSettings(**overrides(args, ["timezone"]))

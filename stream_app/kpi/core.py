@@ -27,7 +27,7 @@ from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.keystate import KeyState, Outcome
 from stream_app.kpi.registry import build_groups
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
 _NO_US = -(2**63)

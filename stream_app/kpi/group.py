@@ -15,7 +15,7 @@ from typing import Any, ClassVar, Generic, TypeVar
 
 from stream_app.contract import Event, Rejection
 from stream_app.kpi.families import Family
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_of, day_start
 
 S = TypeVar("S")

@@ -1,7 +1,7 @@
 """The KPI groups every core runs, in export order. Add a group here to switch it on.
 
 Each group is a package of :mod:`stream_app.kpi.groups` (state, apply/read logic and its
-settings mixin of :class:`stream_app.settings.KpiSettings`).
+settings mixin of :class:`stream_app.kpi.settings.KpiSettings`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from stream_app.kpi.groups.health.group import HealthGroup
 from stream_app.kpi.groups.onboarding.group import OnboardingGroup
 from stream_app.kpi.groups.revenue.group import RevenueGroup
 from stream_app.kpi.groups.usage.group import UsageGroup
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 
 GROUP_CLASSES: list[type[KpiGroup[Any]]] = [
     UsageGroup,

@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 
 from stream_app.kpi.core import PartitionCore
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ from stream_app.kpi.groups.health.score import (
     component_scores,
     evaluate,
 )
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from tests.helpers import ev, samples
 
 T = datetime.fromisoformat("2026-03-10T12:00:00+00:00")

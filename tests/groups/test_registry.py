@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from stream_app.kpi.core import PartitionCore
 from stream_app.kpi.registry import GROUP_CLASSES, group_names
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from tests.helpers import ev
 
 

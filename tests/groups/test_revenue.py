@@ -15,7 +15,7 @@ from stream_app.kpi.core import Outcome, PartitionCore
 from stream_app.kpi.groups.revenue.group import RevenueGroup
 from stream_app.kpi.groups.revenue.read import major
 from stream_app.kpi.groups.revenue.state import SUBS_KEEP_DAYS, RevenueState
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from tests.helpers import ev, samples
 
 T = datetime.fromisoformat("2026-03-10T12:00:00+00:00")  # 30d window: 2026-02-09 .. 03-10

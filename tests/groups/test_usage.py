@@ -9,7 +9,7 @@ import pytest
 
 from stream_app.exposition import render
 from stream_app.kpi.core import Outcome, PartitionCore
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from tests.helpers import ev, samples
 
 T = datetime.fromisoformat("2026-03-10T12:00:00+00:00")

@@ -2,7 +2,7 @@
 
 Each package holds its group's state, its apply/read logic (``group.py``: the
 :class:`~stream_app.kpi.group.KpiGroup` subclass) and its settings mixin
-(``settings.py``, combined in :class:`stream_app.settings.KpiSettings`), nothing else;
+(``settings.py``, combined in :class:`stream_app.kpi.settings.KpiSettings`), nothing else;
 :mod:`stream_app.kpi.registry` lists the groups a core runs.
 
 The packages' ``__init__`` modules import nothing: ``stream_app.settings`` imports the

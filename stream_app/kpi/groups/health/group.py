@@ -46,7 +46,7 @@ from stream_app.kpi.groups.health.voice import (
     prune_latest,
     record_latest,
 )
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_label, from_us
 
 HEALTH_ROLE = "health"  # outbox topic role: the worker sends it to CS_TOPIC_ACCOUNT_HEALTH

@@ -43,7 +43,7 @@ from stream_app.kpi.groups.onboarding.state import (
     iso,
     whole_seconds,
 )
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_label, to_us
 
 

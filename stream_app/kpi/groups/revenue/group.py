@@ -29,7 +29,7 @@ from stream_app.kpi.groups.revenue.state import (
     dump_state,
     load_state,
 )
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_start, to_us
 
 WINDOW_DAYS = 30

@@ -16,7 +16,7 @@ from stream_app.contract import PRODUCT_TYPES, Event
 from stream_app.kpi.daycount import count_in_window, move
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
-from stream_app.settings import KpiSettings
+from stream_app.kpi.settings import KpiSettings
 
 ACTIVE_WINDOWS = (1, 7, 30)
 FEATURE_WINDOWS = (7, 30)

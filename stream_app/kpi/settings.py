@@ -1,0 +1,37 @@
+"""The KPI core's settings: flags or ``CS_``-prefixed environment variables
+(pydantic-settings), shared by the worker and ``replay``. Each group's own settings are
+mixed in from ``stream_app/kpi/groups/<name>/settings.py``."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from zoneinfo import ZoneInfo
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stream_app.kpi.groups.health.settings import HealthSettings
+from stream_app.kpi.groups.onboarding.settings import OnboardingSettings
+from stream_app.kpi.groups.revenue.settings import RevenueSettings
+from stream_app.kpi.groups.usage.settings import UsageSettings
+
+
+class KpiSettings(UsageSettings, OnboardingSettings, RevenueSettings, HealthSettings, BaseSettings):
+    """What the KPI core needs; shared by the worker and ``replay``."""
+
+    model_config = SettingsConfigDict(env_prefix="CS_", extra="ignore")
+
+    timezone: str = Field("UTC", description="IANA zone that defines calendar days")
+    dedupe_horizon_days: int = Field(7, ge=1, description="days of event time ids are kept")
+    max_message_bytes: int = Field(1_048_576, ge=256, description="larger messages are rejected")
+    max_lateness_days: int = Field(90, ge=1, description="older events are rejected (too_late)")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        ZoneInfo(value)  # raises for an unknown zone
+        return value
+
+    @cached_property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
