@@ -34,6 +34,18 @@ BASE: dict[str, dict[str, Any]] = {
     "survey_answered": {"user_id": "u1", "survey": "nps", "score": 9},
     "ticket_opened": {"ticket_id": "t1", "channel": "chat"},
     "ticket_resolved": {"ticket_id": "t1", "contacts": 2},
+    "checkout_started": {"checkout_id": "c1", "amount": 1200, "currency": "USD"},
+    "order_placed": {"order_id": "o1", "checkout_id": "c1", "amount": 1200, "currency": "USD"},
+    "page_viewed": {"visitor_id": "v1", "path": "/pricing", "referrer": "", "user_id": "u1"},
+    "page_left": {"visitor_id": "v1", "path": "/", "engaged_ms": 1500, "max_scroll_pct": 40},
+    "link_shown": {"visitor_id": "v1", "link": "signup-cta"},
+    "link_clicked": {"visitor_id": "v1", "link": "signup-cta"},
+    "visit_survey_answered": {"visitor_id": "v1", "survey": "task_completion", "answer": "yes"},
+    "spend_recorded": {"source": "google-ads", "category": "marketing", "amount": 5,
+                       "currency": "EUR"},
+    "social_interaction": {"source": "linkedin", "interaction": "mention",
+                           "sentiment": "negative"},
+    "employee_survey_answered": {"source": "eng", "survey": "satisfaction", "score": 4},
 }
 
 #: every declared field, the common ones, and two the contract does not know

@@ -64,9 +64,25 @@ def test_every_event_passes_the_contract() -> None:
     assert failures == []
 
 
+#: contract v1.1 types the simulated company does not emit yet (the web, commerce and
+#: company KPI issues add them to the generator and remove them from here)
+NOT_YET_SIMULATED = {
+    "checkout_started",
+    "order_placed",
+    "page_viewed",
+    "page_left",
+    "link_shown",
+    "link_clicked",
+    "visit_survey_answered",
+    "spend_recorded",
+    "social_interaction",
+    "employee_survey_answered",
+}
+
+
 def test_every_event_type_occurs() -> None:
     counts = Counter(e["type"] for e in history(BASE))
-    assert set(counts) == set(EVENT_TYPES), set(EVENT_TYPES) - set(counts)
+    assert set(counts) == set(EVENT_TYPES) - NOT_YET_SIMULATED, set(EVENT_TYPES) - set(counts)
 
 
 def test_ts_ascending_within_window_and_rfc3339_with_offsets() -> None:
@@ -387,7 +403,7 @@ def test_write_jsonl_round_trip(tmp_path: Path) -> None:
     ("event", "role"),
     [
         *[({"type": kind}, role) for kind, role in TYPE_TOPIC.items()],
-        ({"type": "page_viewed"}, "product"),
+        ({"type": "app_opened"}, "product"),
         ({"type": 3}, "product"),
         ({}, "product"),
     ],

@@ -6,6 +6,7 @@ definition of validity), :class:`EventParser` (the fast path the core uses, same
 """
 
 from stream_app.contract.declared import (
+    ACCOUNT_TYPES,
     CHANNELS,
     EVENT_TYPES,
     INT64_MAX,
@@ -21,6 +22,7 @@ from stream_app.contract.declared import (
     TYPES,
     VERSION,
     Topic,
+    types_keyed_by,
     types_of,
 )
 from stream_app.contract.event import Event
@@ -37,6 +39,7 @@ from stream_app.contract.models import (
 )
 
 __all__ = [
+    "ACCOUNT_TYPES",
     "CHANNELS",
     "EVENT_TYPES",
     "INT64_MAX",
@@ -62,5 +65,6 @@ __all__ = [
     "json_schemas",
     "message_key",
     "parse_event",
+    "types_keyed_by",
     "types_of",
 ]

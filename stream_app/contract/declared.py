@@ -16,8 +16,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: contract version (additive changes raise the minor number)
-VERSION = "1"
+#: contract version (additive changes raise the minor number). 1.1 added the web and
+#: company topics, commerce events on billing, and the optional ``account_name``.
+VERSION = "1.1"
 
 INT64_MAX = 2**63 - 1
 
@@ -104,6 +105,13 @@ CHANNELS = ("email", "chat", "phone", "social", "web", "other")
 
 ACCOUNT_ID = FieldSpec("account_id", ID, doc="the customer account (the message key)")
 USER_ID = FieldSpec("user_id", ID)
+#: v1.1: the account's display name; the latest one by ts wins
+ACCOUNT_NAME = FieldSpec("account_name", Text(128), optional=True, doc="the account's name")
+VISITOR_ID = FieldSpec("visitor_id", ID, doc="the visitor (the message key)")
+PATH = FieldSpec("path", Text(512), doc="the page path, taken as sent")
+SOURCE = FieldSpec("source", NAME, doc="the message key")
+VISIT_SURVEYS = ("intent", "task_completion")
+EMPLOYEE_SURVEY_RANGES: dict[str, tuple[int, int]] = {"enps": (0, 10), "satisfaction": (1, 5)}
 
 
 # -- topics ----------------------------------------------------------------------------
@@ -112,12 +120,14 @@ TOPICS: tuple[Topic, ...] = (
     Topic("billing", "billing-events", "account_id", "subscriptions, invoices, payments"),
     Topic("feedback", "feedback-events", "account_id", "survey answers"),
     Topic("support", "support-events", "account_id", "support tickets"),
+    Topic("web", "web-events", "visitor_id", "what visitors do on web pages (v1.1)"),
+    Topic("company", "company-events", "source", "spend, social and employee voice (v1.1)"),
 )
 
 
 # -- event types -------------------------------------------------------------------------
-def _user(name: str, doc: str) -> EventType:
-    return EventType(name, "product", (ACCOUNT_ID, USER_ID), doc)
+def _user(name: str, doc: str, *more: FieldSpec) -> EventType:
+    return EventType(name, "product", (ACCOUNT_ID, USER_ID, *more), doc)
 
 
 def _subscription(name: str, doc: str) -> EventType:
@@ -129,6 +139,7 @@ def _subscription(name: str, doc: str) -> EventType:
             FieldSpec("plan", Text(128)),
             FieldSpec("mrr", MONEY, doc="monthly recurring revenue, minor units"),
             FieldSpec("currency", CURRENCY),
+            ACCOUNT_NAME,
         ),
         doc,
     )
@@ -148,7 +159,11 @@ def _payment(name: str, doc: str) -> EventType:
 
 
 EVENT_TYPES_DECLARED: tuple[EventType, ...] = (
-    _user("user_signed_up", "a user signed up (the account's first one starts onboarding)"),
+    _user(
+        "user_signed_up",
+        "a user signed up (the account's first one starts onboarding)",
+        ACCOUNT_NAME,
+    ),
     _user("session_started", "a user started a session"),
     _user("referral_sent", "a user referred someone"),
     EventType(
@@ -169,7 +184,7 @@ EVENT_TYPES_DECLARED: tuple[EventType, ...] = (
     EventType(
         "subscription_cancelled",
         "billing",
-        (ACCOUNT_ID, FieldSpec("reason", Text(1024, min_len=0), optional=True)),
+        (ACCOUNT_ID, FieldSpec("reason", Text(1024, min_len=0), optional=True), ACCOUNT_NAME),
         "the subscription ends",
     ),
     _payment("payment_failed", "a payment failed"),
@@ -208,6 +223,133 @@ EVENT_TYPES_DECLARED: tuple[EventType, ...] = (
             FieldSpec("contacts", Integer(1, INT64_MAX), doc="contacts it took"),
         ),
         "a support ticket was resolved",
+    ),
+    # -- v1.1: commerce on billing-events -------------------------------------------------
+    EventType(
+        "checkout_started",
+        "billing",
+        (
+            ACCOUNT_ID,
+            FieldSpec("checkout_id", ID),
+            FieldSpec("amount", MONEY, doc="minor units"),
+            FieldSpec("currency", CURRENCY),
+        ),
+        "a self-serve checkout started (abandoned unless an order follows within a day)",
+    ),
+    EventType(
+        "order_placed",
+        "billing",
+        (
+            ACCOUNT_ID,
+            FieldSpec("order_id", ID),
+            FieldSpec("checkout_id", ID, optional=True, doc="the checkout it converts"),
+            FieldSpec("amount", MONEY, doc="minor units"),
+            FieldSpec("currency", CURRENCY),
+        ),
+        "an order (counted once per order_id)",
+    ),
+    # -- v1.1: web-events, keyed by visitor_id -----------------------------------------------
+    EventType(
+        "page_viewed",
+        "web",
+        (
+            VISITOR_ID,
+            PATH,
+            FieldSpec("referrer", Text(2048, min_len=0), optional=True),
+            FieldSpec("account_id", ID, optional=True, doc="a signed-in visitor's account"),
+            FieldSpec("user_id", ID, optional=True, doc="a signed-in visitor's user"),
+        ),
+        "a page was shown",
+    ),
+    EventType(
+        "page_left",
+        "web",
+        (
+            VISITOR_ID,
+            PATH,
+            FieldSpec(
+                "engaged_ms",
+                Integer(0, 86_400_000),
+                doc="time the page was visible and focused",
+            ),
+            FieldSpec("max_scroll_pct", Integer(0, 100), doc="deepest scroll, percent"),
+        ),
+        "a page was left (hidden or closed)",
+    ),
+    EventType(
+        "link_shown",
+        "web",
+        (VISITOR_ID, FieldSpec("link", NAME, doc="a CTA, banner, e-mail or ad name")),
+        "a marked link came into view (once per page view)",
+    ),
+    EventType(
+        "link_clicked",
+        "web",
+        (VISITOR_ID, FieldSpec("link", NAME, doc="a CTA, banner, e-mail or ad name")),
+        "a marked link was clicked",
+    ),
+    EventType(
+        "visit_survey_answered",
+        "web",
+        (
+            VISITOR_ID,
+            FieldSpec("survey", Choice(VISIT_SURVEYS)),
+            FieldSpec(
+                "answer",
+                NAME,
+                depends_on=DependsOn(
+                    "survey",
+                    {"intent": NAME, "task_completion": Choice(("yes", "no"))},
+                    "invalid_field",
+                ),
+            ),
+        ),
+        "a visitor's stated intent, or whether they completed their task",
+    ),
+    # -- v1.1: company-events, keyed by source -----------------------------------------------
+    EventType(
+        "spend_recorded",
+        "company",
+        (
+            SOURCE,
+            FieldSpec("category", Choice(("marketing", "salaries", "overhead"))),
+            FieldSpec("amount", MONEY, doc="minor units"),
+            FieldSpec("currency", CURRENCY),
+        ),
+        "money spent on acquiring customers (campaigns, salaries, overhead)",
+    ),
+    EventType(
+        "social_interaction",
+        "company",
+        (
+            SOURCE,
+            FieldSpec("interaction", Choice(("mention", "comment", "share", "like"))),
+            FieldSpec(
+                "sentiment",
+                Choice(("positive", "neutral", "negative")),
+                optional=True,
+                doc="absent = neutral",
+            ),
+        ),
+        "an interaction on a social network",
+    ),
+    EventType(
+        "employee_survey_answered",
+        "company",
+        (
+            SOURCE,
+            FieldSpec("survey", Choice(tuple(EMPLOYEE_SURVEY_RANGES))),
+            FieldSpec(
+                "score",
+                Integer(),
+                depends_on=DependsOn(
+                    "survey",
+                    {s: Integer(lo, hi) for s, (lo, hi) in EMPLOYEE_SURVEY_RANGES.items()},
+                    "score_out_of_range",
+                ),
+            ),
+        ),
+        "an employee's eNPS (0-10) or satisfaction (1-5) answer",
     ),
 )
 
@@ -251,6 +393,15 @@ def types_of(role: str) -> frozenset[str]:
 
 
 PRODUCT_TYPES = types_of("product")
+
+
+def types_keyed_by(key_field: str) -> frozenset[str]:
+    """The event types of the topics keyed by ``key_field``."""
+    return frozenset(t for t, k in TYPE_KEY.items() if k == key_field)
+
+
+#: the event types of the account-keyed topics (they make their account known)
+ACCOUNT_TYPES = types_keyed_by("account_id")
 
 
 def _check() -> None:

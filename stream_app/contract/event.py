@@ -20,6 +20,7 @@ class Event:
     us: int = 0
     account_id: str = ""
     user_id: str = ""
+    account_name: str | None = None
     feature: str = ""
     milestone: str = ""
     plan: str = ""
@@ -32,6 +33,19 @@ class Event:
     ticket_id: str = ""
     channel: str = ""
     contacts: int = 0
+    checkout_id: str = ""
+    order_id: str = ""
+    visitor_id: str = ""
+    path: str = ""
+    referrer: str | None = None
+    engaged_ms: int = 0
+    max_scroll_pct: int = 0
+    link: str = ""
+    answer: str = ""
+    source: str = ""
+    category: str = ""
+    interaction: str = ""
+    sentiment: str | None = None
 
     def __init__(self, **fields: Any) -> None:
         self.__dict__.update(fields)

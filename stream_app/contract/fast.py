@@ -23,7 +23,6 @@ from stream_app.contract.event import Event
 from stream_app.contract.kinds import Check, checker
 from stream_app.contract.models import EventModel, Rejection
 from stream_app.contract.models import parse_event as parse_with_pydantic
-from stream_app.contract.render import event_fields
 from stream_app.timeutil import day_of, from_us, to_us
 
 #: an RFC 3339 time in three parts (ASCII digits only): "YYYY-MM-DDTHH", ":MM:SS" and
@@ -36,16 +35,9 @@ _TAIL = re.compile(r"(?:\.([0-9]{1,6}))?(Z|[+-][0-9]{2}:[0-9]{2})")
 _CACHE_LIMIT = 200_000
 
 
-#: attribute -> whether an absent (or null) field reads as None (else as "" or 0)
-_NONE_DEFAULT = {name: default == "None" for name, (_t, default) in event_fields().items()}
-
-
 def _of_model(model: EventModel) -> Event:
-    fields = {
-        k: v
-        for k, v in model.model_dump().items()
-        if v is not None or _NONE_DEFAULT.get(k, False)
-    }
+    # an optional field sent as null reads as absent: its attribute's default
+    fields = {k: v for k, v in model.model_dump().items() if v is not None}
     fields["us"] = to_us(fields.pop("ts"))
     return Event(**fields)
 
@@ -58,8 +50,8 @@ class _Spec:
     strings: tuple[tuple[str, int, int], ...]
     #: other required fields: (name, check)
     others: tuple[tuple[str, Check], ...]
-    #: optional fields: (name, check, null reads as None)
-    optional: tuple[tuple[str, Check, bool], ...]
+    #: optional fields: (name, check)
+    optional: tuple[tuple[str, Check], ...]
     #: fields whose bounds depend on another's value: (name, other, value -> check)
     dependent: tuple[tuple[str, str, dict[str, Check]], ...]
     #: every field kept on the event (``ts`` excluded: it becomes ``us``)
@@ -73,11 +65,7 @@ def _spec(t: EventType) -> _Spec:
             (f.name, f.kind.min_len, f.kind.max_len) for f in required if isinstance(f.kind, Text)
         ),
         others=tuple((f.name, checker(f.kind)) for f in required if not isinstance(f.kind, Text)),
-        optional=tuple(
-            (f.name, checker(f.kind), _NONE_DEFAULT[f.name])
-            for f in t.fields
-            if f.optional
-        ),
+        optional=tuple((f.name, checker(f.kind)) for f in t.fields if f.optional),
         dependent=tuple(
             (f.name, f.depends_on.field, {v: checker(k) for v, k in f.depends_on.bounds.items()})
             for f in t.fields
@@ -143,13 +131,9 @@ class EventParser:
             if not ok(d.get(name)):
                 return None
         keep = 3 + len(spec.strings) + len(spec.others)  # + event_id, type, ts
-        for name, ok, nullable in spec.optional:
+        for name, ok in spec.optional:
             if name in d:
-                v = d[name]
-                if v is None:
-                    if not nullable:
-                        return None  # null reads as the empty value: pydantic's path
-                elif not ok(v):
+                if not ok(d[name]):  # null too: pydantic's path drops it
                     return None
                 keep += 1
         for name, other, bounds in spec.dependent:

@@ -16,7 +16,7 @@ INVALID_KINDS = (
     "unknown_type",
     "number_as_string",
 )
-UNKNOWN_TYPES = ("page_viewed", "user_logged_in", "trial_started", "SESSION_STARTED")
+UNKNOWN_TYPES = ("app_opened", "user_logged_in", "trial_started", "SESSION_STARTED")
 _NUMERIC = ("mrr", "amount", "score", "contacts")
 _OPTIONAL = frozenset({"reason"})
 _BAD_SCORES = {"nps": (-1, 11, 12, 100), "csat": (0, 6, 10), "ces": (0, 8, 10)}

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Collection, Mapping
 from typing import Any
 
-from stream_app.contract import EVENT_TYPES, PRODUCT_TYPES, Event
+from stream_app.contract import ACCOUNT_TYPES, PRODUCT_TYPES, Event
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.groups.health.facts import HORIZON_DAYS, build_timeline
@@ -61,7 +61,7 @@ class HealthGroup(KpiGroup[HealthState]):
     """Surveys, tickets and account health over one partition's accounts."""
 
     name = "health"
-    types = frozenset(EVENT_TYPES)
+    types = ACCOUNT_TYPES
 
     def __init__(self, settings: KpiSettings) -> None:
         super().__init__(settings)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from stream_app.contract import EVENT_TYPES, Event, Rejection
+from stream_app.contract import ACCOUNT_TYPES, Event, Rejection
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.groups.revenue.read import MOVEMENT_KINDS, Tally, major, scan
@@ -40,7 +40,7 @@ class RevenueGroup(KpiGroup[RevenueState]):
     """Revenue and churn KPIs from billing events, over one partition's accounts."""
 
     name = "revenue"
-    types = frozenset(EVENT_TYPES)
+    types = ACCOUNT_TYPES
 
     def __init__(self, settings: KpiSettings) -> None:
         super().__init__(settings)
