@@ -15,10 +15,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import create_topics
 from stream_app.generator import GeneratorConfig, generate_history, topic_role
 
-ROLES = ("product", "billing", "feedback", "support")
+ROLES = TOPIC_ROLES
 PARTITIONS = 4
 
 #: (topic role, key, value) of one message
@@ -31,7 +32,7 @@ def topic_names(prefix: str) -> dict[str, str]:
 
 
 async def make_topics(bootstrap: str, prefix: str) -> dict[str, str]:
-    """Create the 4 source topics and the dead-letter topic of ``prefix`` (4 partitions)."""
+    """Create the source topics and the dead-letter topic of ``prefix`` (4 partitions)."""
     topics = topic_names(prefix)
     await create_topics(bootstrap, [*topics.values(), f"{prefix}-dead-letters"], PARTITIONS)
     return topics

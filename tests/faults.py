@@ -18,8 +18,6 @@ from stream_app.replay import replay
 from tests.helpers import samples
 from tests.worker_proc import WorkerProcess
 
-ROLES = ("product", "billing", "feedback", "support")
-
 
 def dataset(seed: int, accounts: int = 40, days: int = 20, **kw: Any) -> list[dict[str, object]]:
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
@@ -29,7 +27,7 @@ def dataset(seed: int, accounts: int = 40, days: int = 20, **kw: Any) -> list[di
 
 
 def topics_of(worker: WorkerProcess) -> dict[str, str]:
-    return {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in ROLES}
+    return worker.topics
 
 
 async def create_for(bootstrap: str, worker: WorkerProcess) -> None:

@@ -24,7 +24,6 @@ from stream_app.produce import produce
 from tests.worker_proc import WorkerProcess, handled, wait_for
 
 pytestmark = [pytest.mark.integration]
-ROLES = ("product", "billing", "feedback", "support")
 LISTED = ("healthy", "at_risk", "critical", "churned")
 
 
@@ -51,7 +50,7 @@ async def setup_topics(
     kafka: LocalKafka, worker: WorkerProcess, cfg: GeneratorConfig
 ) -> list[dict[str, Any]]:
     """Create the worker's topics; the events of ``cfg`` in time order (not produced)."""
-    topics = {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in ROLES}
+    topics = worker.topics
     names = [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]]
     await create_topics(kafka.bootstrap, [*names, worker.env["CS_TOPIC_ACCOUNT_HEALTH"]], 4)
     return sorted(generate_history(cfg), key=lambda e: str(e["ts"]))
@@ -62,7 +61,7 @@ async def setup_history(
 ) -> tuple[int, list[dict[str, Any]]]:
     """Create the worker's topics and produce the events of ``cfg``: (count, events)."""
     events = await setup_topics(kafka, worker, cfg)
-    topics = {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in ROLES}
+    topics = worker.topics
     return await produce(f"kafka://{kafka.bootstrap}", topics, events), events
 
 
@@ -107,7 +106,7 @@ async def test_account_api_and_band_change_events(
     accounts = sorted({str(e["account_id"]) for e in events})
     worker.start()
     base = base_url(worker)
-    topics = {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in ROLES}
+    topics = worker.topics
     try:
         # in four parts, each written to state before the next comes: band changes are
         # judged once per state flush, so a backlog applied at once shows no transitions

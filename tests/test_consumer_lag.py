@@ -28,9 +28,7 @@ async def test_lag_is_uncommitted_messages_per_topic(
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     cfg = GeneratorConfig(seed=5, accounts=8, days=10, end=end)
     lazy = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
-    topics = {
-        r: lazy.env[f"CS_TOPIC_{r.upper()}"] for r in ("product", "billing", "feedback", "support")
-    }
+    topics = lazy.topics
     await create_topics(kafka.bootstrap, [*topics.values(), lazy.env["CS_TOPIC_DEAD_LETTERS"]], 4)
     per_topic = Counter(route(event, topics)[0] for event in generate_history(cfg))
     assert await produce(f"kafka://{kafka.bootstrap}", topics, generate_history(cfg)) == sum(

@@ -58,10 +58,7 @@ def pipeline(
     jsonl = tmp / "events.jsonl"
     count = write_jsonl(generate_history(cfg), jsonl)
     worker = WorkerProcess(kafka.bootstrap, prefix, tmp)
-    topics = {
-        r: worker.env[f"CS_TOPIC_{r.upper()}"]
-        for r in ("product", "billing", "feedback", "support")
-    }
+    topics = worker.topics
     names = [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]]
     asyncio.run(create_topics(kafka.bootstrap, names, 4))
 
