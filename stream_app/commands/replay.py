@@ -15,7 +15,7 @@ def add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rep.add_argument("--as-of", help="RFC 3339 time T (default: the latest event ts)")
     rep.add_argument("--out", help="output file (default stdout)")
     rep.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
-    add_flags(rep, ["timezone"])
+    add_flags(rep, ["timezone", "groups"])
     rep.set_defaults(func=cmd_replay)
 
 
@@ -24,7 +24,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from stream_app.replay import replay, write_exposition
     from stream_app.timeutil import parse_as_of
 
-    settings = KpiSettings(**overrides(args, ["timezone"]))
+    settings = KpiSettings(**overrides(args, ["timezone", "groups"]))
     as_of = parse_as_of(args.as_of) if args.as_of else None
     progress = None if args.quiet else sys.stderr
     result = replay(args.files, settings, as_of, progress)

@@ -1,4 +1,4 @@
-"""The KPI groups every core runs, in export order. Add a group here to switch it on.
+"""The KPI groups a core can run, in export order (``CS_GROUPS`` chooses among them).
 
 Each group is a package of :mod:`stream_app.kpi.groups` (state, apply/read logic and its
 settings mixin of :class:`stream_app.kpi.settings.KpiSettings`).
@@ -29,5 +29,7 @@ def group_names() -> list[str]:
 
 
 def build_groups(settings: KpiSettings) -> list[KpiGroup[Any]]:
-    """Fresh group instances (each core owns its own aggregates)."""
-    return [cls(settings) for cls in GROUP_CLASSES]
+    """Fresh instances of the groups ``CS_GROUPS`` switches on (each core owns its own
+    aggregates), in export order."""
+    wanted = settings.group_list
+    return [cls(settings) for cls in GROUP_CLASSES if wanted is None or cls.name in wanted]
