@@ -57,4 +57,3 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.__dict__!r})"
-
