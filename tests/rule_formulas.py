@@ -219,9 +219,7 @@ def mentions(e: Exposition, sentiment: str | None = None) -> float | None:
 
 
 def net_sentiment(e: Exposition) -> Result:
-    positive, negative = mentions(e, "positive"), mentions(e, "negative")
-    if positive is None or negative is None:
-        return {}
+    positive, negative = mentions(e, "positive") or 0.0, mentions(e, "negative") or 0.0
     return ratio(positive - negative, mentions(e))
 
 
