@@ -15,10 +15,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
+from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import create_topics
 from stream_app.generator import GeneratorConfig, generate_history, topic_role
 
-ROLES = ("product", "billing", "feedback", "support")
+ROLES = TOPIC_ROLES
 PARTITIONS = 4
 
 #: (topic role, key, value) of one message

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import LocalKafka, create_topics
 from stream_app.generator import GeneratorConfig, generate_history
 from stream_app.kpi.core import PartitionCore
@@ -24,7 +25,7 @@ from stream_app.produce import produce
 from tests.worker_proc import WorkerProcess, handled, wait_for
 
 pytestmark = [pytest.mark.integration]
-ROLES = ("product", "billing", "feedback", "support")
+ROLES = TOPIC_ROLES
 LISTED = ("healthy", "at_risk", "critical", "churned")
 
 
