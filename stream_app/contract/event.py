@@ -57,3 +57,4 @@ class Event:
 
     def __repr__(self) -> str:
         return f"Event({self.__dict__!r})"
+
