@@ -321,3 +321,13 @@ def test_old_checkouts_are_pruned_and_ignored() -> None:
     assert list(state.checkouts) == ["c1"]
     core.ingest(checkout("older", "2025-08-01T00:00:00Z", "c2"))
     assert list(state.checkouts) == ["c1"]
+
+
+def test_abandonment_delay_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert KpiSettings().checkout_abandon_s == 86_400
+    monkeypatch.setenv("CS_CHECKOUT_ABANDON_S", "3600")
+    assert KpiSettings().checkout_abandon_s == 3600
+    for bad in ("0", "-5", "an hour", str(31 * DAY)):
+        monkeypatch.setenv("CS_CHECKOUT_ABANDON_S", bad)
+        with pytest.raises(ValueError):
+            KpiSettings()
