@@ -103,7 +103,7 @@ async def test_account_api_and_band_change_events(
     cfg = GeneratorConfig(seed=5, accounts=30, days=40, end=end)
     worker = make_worker(kafka, topic_prefix, tmp_path)
     events = await setup_topics(kafka, worker, cfg)
-    accounts = sorted({str(e["account_id"]) for e in events})
+    accounts = sorted({str(e["account_id"]) for e in events if "account_id" in e})
     worker.start()
     base = base_url(worker)
     topics = worker.topics
@@ -146,6 +146,9 @@ async def test_account_api_and_band_change_events(
         assert expected is not None
         for key in ("health", "surveys", "support", "events"):
             assert view[key] == expected[key], (account, key)
+        # the account's orders and open and abandoned checkouts (commerce group)
+        assert view.get("commerce") == expected.get("commerce"), account
+    assert any(v.get("commerce", {}).get("orders") for _, v in views.values())
     sample = views[accounts[0]][1]
     assert sample["health"]["score"] is not None
     assert {"score", "weight", "contribution"} <= set(
@@ -194,7 +197,7 @@ async def test_request_reaches_the_worker_owning_the_account(
     first = make_worker(kafka, topic_prefix, tmp_path)
     second = make_worker(kafka, topic_prefix, tmp_path)  # same app id: one consumer group
     count, events = await setup_history(kafka, first, cfg)
-    accounts = sorted({str(e["account_id"]) for e in events})
+    accounts = sorted({str(e["account_id"]) for e in events if "account_id" in e})
     first.start()
     second.start()
     workers = (first, second)

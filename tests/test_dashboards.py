@@ -53,6 +53,15 @@ KNOWN_METRICS = {
     "cs_tickets_resolved_first_contact",
     "cs_ticket_resolution_seconds_gcount",
     "cs_accounts_by_health",
+    "cs_checkouts_started",
+    "cs_checkouts_judged",
+    "cs_checkouts_abandoned",
+    "cs_orders",
+    "cs_sales",
+    "cs_ordering_accounts",
+    "cs_acquisition_spend",
+    "cs_social_interactions",
+    "cs_employee_survey_responses",
 }
 
 
@@ -81,12 +90,13 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     assert drift(tmp_path) == sorted([first, "old-board.json"])
 
 
-def test_the_five_boards() -> None:
+def test_the_six_boards() -> None:
     docs = boards()
     assert [d["uid"] for d in docs] == [
         "cs-overview",
         "cs-engagement",
         "cs-revenue",
+        "cs-commerce",
         "cs-voice",
         "cs-pipeline",
     ]

@@ -20,6 +20,7 @@ UNKNOWN_TYPES = ("app_opened", "user_logged_in", "trial_started", "SESSION_START
 _NUMERIC = ("mrr", "amount", "score", "contacts")
 _OPTIONAL = frozenset({"reason"})
 _BAD_SCORES = {"nps": (-1, 11, 12, 100), "csat": (0, 6, 10), "ces": (0, 8, 10)}
+_BAD_EMPLOYEE_SCORES = {"enps": (-1, 11, 12), "satisfaction": (0, 6, 10)}
 _BY_POSITION = itemgetter(0)
 
 
@@ -71,6 +72,17 @@ def corrupt(rng: Random, base: dict[str, object], kind: str | None = None) -> di
     elif kind == "number_as_string" and any(key in event for key in _NUMERIC):
         key = rng.choice([key for key in _NUMERIC if key in event])
         event[key] = str(event[key])
+    elif "account_id" not in base:  # a company event: an employee's answer out of range
+        survey = rng.choice(tuple(_BAD_EMPLOYEE_SCORES))
+        bad = rng.choice(_BAD_EMPLOYEE_SCORES[survey])
+        event = {
+            "event_id": event["event_id"],
+            "type": "employee_survey_answered",
+            "ts": base["ts"],
+            "source": base.get("source") or "engineering",
+            "survey": survey,
+            "score": bad if kind == "score_out_of_range" else str(bad),
+        }
     else:  # an out-of-range score, or a score sent as a string
         survey = rng.choice(tuple(_BAD_SCORES))
         bad = rng.choice(_BAD_SCORES[survey])

@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from stream_app.kpi.group import KpiGroup
+from stream_app.kpi.groups.commerce.group import CommerceGroup
+from stream_app.kpi.groups.company.group import CompanyGroup
 from stream_app.kpi.groups.health.group import HealthGroup
 from stream_app.kpi.groups.onboarding.group import OnboardingGroup
 from stream_app.kpi.groups.revenue.group import RevenueGroup
@@ -20,11 +22,14 @@ GROUP_CLASSES: list[type[KpiGroup[Any]]] = [
     OnboardingGroup,
     RevenueGroup,
     HealthGroup,
+    CommerceGroup,
+    CompanyGroup,
 ]
 
 
 def group_names() -> list[str]:
-    """The groups' names in export order (``usage``, ``onboarding``, ``revenue``, ``health``)."""
+    """The groups' names in export order (``usage``, ``onboarding``, ``revenue``, ``health``,
+    ``commerce``, ``company``)."""
     return [cls.name for cls in GROUP_CLASSES]
 
 

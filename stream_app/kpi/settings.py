@@ -10,13 +10,23 @@ from zoneinfo import ZoneInfo
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from stream_app.kpi.groups.commerce.settings import CommerceSettings
+from stream_app.kpi.groups.company.settings import CompanySettings
 from stream_app.kpi.groups.health.settings import HealthSettings
 from stream_app.kpi.groups.onboarding.settings import OnboardingSettings
 from stream_app.kpi.groups.revenue.settings import RevenueSettings
 from stream_app.kpi.groups.usage.settings import UsageSettings
 
 
-class KpiSettings(UsageSettings, OnboardingSettings, RevenueSettings, HealthSettings, BaseSettings):
+class KpiSettings(
+    UsageSettings,
+    OnboardingSettings,
+    RevenueSettings,
+    HealthSettings,
+    CommerceSettings,
+    CompanySettings,
+    BaseSettings,
+):
     """What the KPI core needs; shared by the worker and ``replay``."""
 
     model_config = SettingsConfigDict(env_prefix="CS_", extra="ignore")

@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
-import pytest
-from pydantic import ValidationError
-
-from stream_app.exposition import render
 from stream_app.kpi.core import PartitionCore
 from stream_app.kpi.registry import GROUP_CLASSES, group_names
 from stream_app.kpi.settings import KpiSettings
@@ -15,7 +9,7 @@ from tests.helpers import ev
 
 
 def test_each_group_lives_in_the_package_of_its_name() -> None:
-    assert group_names() == ["usage", "onboarding", "revenue", "health"]
+    assert group_names() == ["usage", "onboarding", "revenue", "health", "commerce", "company"]
     for cls in GROUP_CLASSES:
         assert cls.__module__ == f"stream_app.kpi.groups.{cls.name}.group"
 
@@ -24,32 +18,31 @@ def test_account_records_key_the_slices_by_group_name() -> None:
     core = PartitionCore(KpiSettings())
     core.ingest(ev(eid="1", ts="2026-03-10T08:00:00Z", account="acme", user_id="u1"))
     record = dict(core.take_dirty())["account_id:acme"]
-    assert set(record["g"]) == set(group_names())  # a product event reaches every group
+    # a product event reaches every group that takes product events
+    takers = {"usage", "onboarding", "revenue", "health"}
+    assert set(record["g"]) == takers
     restored = PartitionCore(KpiSettings())
     restored.load_key("account_id:acme", record)
-    assert set(restored.accounts["acme"].groups) == set(group_names())
+    assert set(restored.accounts["acme"].groups) == takers
 
 
-@pytest.mark.parametrize(
-    ("groups", "running"),
-    [
-        ("all", None),
-        ("usage", ["usage"]),
-        ("revenue, usage", ["usage", "revenue"]),  # export order, whatever the order given
-    ],
-)
-def test_cs_groups_chooses_the_groups_a_core_runs(groups: str, running: list[str] | None) -> None:
-    core = PartitionCore(KpiSettings(groups=groups))
-    assert [g.name for g in core.groups] == (running or group_names())
-    core.ingest(ev(eid="1", ts="2026-03-10T08:00:00Z", account="acme", user_id="u1"))
-    text = render([core], datetime.fromisoformat("2026-03-10T12:00:00+00:00")).decode()
-    assert ('cs_active_users{window="1d"} 1.0' in text) == ("usage" in (running or ["usage"]))
-    assert ("cs_mrr" in text) == (running is None or "revenue" in running)
-    errors = {line.split('"')[1] for line in text.splitlines() if line.startswith("cs_kpi_err")}
-    assert errors == set(running or group_names())
-
-
-@pytest.mark.parametrize("groups", ["usage,nope", "", " , "])
-def test_an_unknown_group_is_refused(groups: str) -> None:
-    with pytest.raises(ValidationError, match="unknown KPI group"):
-        KpiSettings(groups=groups)
+def test_each_key_field_gets_the_slices_of_its_groups() -> None:
+    core = PartitionCore(KpiSettings())
+    core.ingest(
+        ev(
+            "checkout_started",
+            eid="1",
+            ts="2026-03-10T08:00:00Z",
+            checkout_id="c",
+            amount=1,
+            currency="USD",
+        )
+    )
+    core.ingest(
+        b'{"event_id":"2","type":"social_interaction","ts":"2026-03-10T08:00:00Z",'
+        b'"source":"x","interaction":"like"}'
+    )
+    records = dict(core.take_dirty())
+    # a billing event makes the account known to revenue and health too
+    assert set(records["account_id:acme"]["g"]) == {"revenue", "health", "commerce"}
+    assert set(records["source:x"]["g"]) == {"company"}
