@@ -215,6 +215,7 @@ def replay_steps(
             done += 1
             shown.update(f"{done:,}/{total:,} steps, as of {at.isoformat()}")
             at = next(times, None)
+    events.close()  # stopped early at --to: remove the sorted runs now
     while at is not None:  # the steps after the last event
         sink(at, core.families(at))
         done += 1

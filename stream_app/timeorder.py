@@ -14,7 +14,7 @@ from __future__ import annotations
 import heapq
 import tempfile
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -114,7 +114,7 @@ def in_ts_order(
     chunk_lines: int = CHUNK_LINES,
     tmp_dir: Path | None = None,
     progress: IO[str] | None = None,
-) -> Iterator[bytes]:
+) -> Generator[bytes, None, None]:
     """The accepted lines of ``paths`` by ``ts`` (see the module's docstring)."""
     if found.in_order:
         for index, path in enumerate(paths):
