@@ -178,6 +178,7 @@ def test_openmetrics_file_is_what_promtool_takes(history: Path, tmp_path: Path) 
 
 
 USER_ERRORS = [
+    (["--step", "1d"], "go with --openmetrics"),
     (["--step", "2x", "--openmetrics", "{tmp}/x.om"], "--step '2x'"),
     (["--openmetrics", "{tmp}/x.om", "--as-of", "2026-03-01T00:00:00Z"], "does not take --as-of"),
     (["--openmetrics", "{tmp}/x.om", "--from", "yesterday"], "--from/--to"),

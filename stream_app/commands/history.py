@@ -89,6 +89,8 @@ def cmd_replay_steps(args: argparse.Namespace) -> int:
     from stream_app.openmetrics import OpenMetricsWriter
     from stream_app.replay import replay_steps
 
+    if not args.openmetrics:
+        return _fail("--step, --from and --to go with --openmetrics FILE")
     if args.as_of or args.out:
         return _fail("--openmetrics writes every step: it does not take --as-of or --out")
     args.step = args.step or "1d"
