@@ -238,7 +238,31 @@ def enps(e: Exposition) -> Result:
     return {NONE: 100 * (promoters - detractors) / answers}
 
 
+def stickiness_30d(e: Exposition) -> Result:
+    days = e.total("cs_user_active_days_gsum")
+    return ratio(None if days is None else days / 30, e.total("cs_user_active_days_gcount"))
+
+
+def cohort_retention(what: str) -> Callable[[Exposition], Result]:
+    def rule(e: Exposition) -> Result:
+        members = e.by("cohort", f"cs_cohort_{what}")
+        out: Result = {}
+        retained: dict[tuple[str, str], float] = {}
+        for s in e.select(f"cs_cohort_retained_{what}"):
+            key = (s.labels["cohort"], s.labels["week"])
+            retained[key] = retained.get(key, 0.0) + s.value
+        for (cohort, week), n in retained.items():
+            if members.get(cohort, 0) > 0:
+                out[frozenset({("cohort", cohort), ("week", week)})] = n / members[cohort]
+        return out
+
+    return rule
+
+
 RULES: dict[str, Callable[[Exposition], Result]] = {
+    "cs:stickiness_30d:ratio": stickiness_30d,
+    "cs:cohort_retention_users:ratio": cohort_retention("users"),
+    "cs:cohort_retention_accounts:ratio": cohort_retention("accounts"),
     "cs:stickiness_dau_mau:ratio": lambda e: ratio(
         e.total("cs_active_users", window="1d"), e.total("cs_active_users", window="30d")
     ),

@@ -18,6 +18,9 @@ KNOWN_METRICS = {
     "up",
     "cs_active_users",
     "cs_feature_users",
+    "cs_user_active_days_bucket",
+    "cs_cohort_users",
+    "cs_cohort_accounts",
     "cs_events_total",
     "cs_events_duplicate_total",
     "cs_events_rejected_total",
@@ -139,7 +142,7 @@ def test_industry_thresholds_on_the_headline_kpis() -> None:
         for doc in boards()
         for p in panels(doc)
     }
-    steps = by_title["cs-overview", "Stickiness (DAU/MAU)"]
+    steps = by_title["cs-overview", "Stickiness (30 d average DAU/MAU)"]
     assert steps[-1] == {"color": "green", "value": 0.13}
     nps = by_title["cs-overview", "NPS (90 d)"]
     assert [s["value"] for s in nps] == [None, 0, 20, 50]

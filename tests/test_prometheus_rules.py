@@ -22,6 +22,9 @@ from tests.rule_formulas import RULES as FORMULAS
 
 PROM_TESTS = ROOT / "prometheus" / "tests"
 REQUIRED_RECORDING_RULES = {
+    "cs:stickiness_30d:ratio",
+    "cs:cohort_retention_users:ratio",
+    "cs:cohort_retention_accounts:ratio",
     "cs:stickiness_dau_mau:ratio",
     "cs:stickiness_wau_mau:ratio",
     "cs:feature_adoption:ratio",
