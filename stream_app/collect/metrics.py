@@ -3,7 +3,13 @@ fixed label set is exported, zeros too; no label carries an id or free text."""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    disable_created_metrics,
+)
 
 from stream_app.contract import REJECTION_REASONS
 
@@ -42,6 +48,11 @@ class CollectMetrics:
             "Time from request to answer (including the wait for the broker's acknowledgement)",
             ["endpoint"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+            registry=self.registry,
+        )
+        self.in_flight = Gauge(
+            "cs_collect_requests_in_flight",
+            "Requests being answered (most of them waiting for the broker's acknowledgement)",
             registry=self.registry,
         )
         for outcome in OUTCOMES:

@@ -97,7 +97,8 @@ class Collector:
         endpoint = _ENDPOINT.get(request.path, "other")
         started = time.perf_counter()
         try:
-            response = await handler(request)
+            with self.metrics.in_flight.track_inprogress():
+                response = await handler(request)
         except web.HTTPException as exc:
             reason = "too_large" if exc.status == 413 else exc.reason.lower().replace(" ", "_")
             response = _error(exc.status, reason, exc.text or exc.reason)
