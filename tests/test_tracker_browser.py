@@ -1,0 +1,247 @@
+"""The tracker in a real headless Chromium (Debian's package, driven over the DevTools
+protocol): a page with marked links is loaded, scrolled, a marked link clicked, the app
+navigates with history.pushState, then the page is hidden. The collector must have
+produced exactly the events the visit makes, and (once the web KPI group runs in the
+worker) the worker's /metrics must count one visitor, one session, two page views, one
+click, one impression per marked link seen and the scroll depth in its bucket."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import requests
+
+from stream_app.dev.broker import LocalKafka
+from stream_app.kpi.registry import GROUP_CLASSES
+from tests.cdp import browser, chromium_binary
+from tests.collect_helpers import (
+    CollectorProcess,
+    make_topics,
+    read_topics,
+    settings_for,
+    topic_env,
+)
+from tests.helpers import samples
+from tests.worker_proc import WorkerProcess, free_port, wait_for
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        chromium_binary() is None,
+        reason="Debian's chromium is not installed and could not be (./dev bootstrap "
+        "installs it with apt-get; no browser is ever downloaded)",
+    ),
+]
+
+PAGE = """<!doctype html>
+<html><head><meta charset="utf-8"><title>shop</title>
+<style>html,body{margin:0;padding:0} #app{height:4000px;position:relative}
+#app > *{position:absolute;left:20px;width:240px;height:40px;margin:0}</style>
+<script src="COLLECTOR/tracker.js" data-endpoint="COLLECTOR/v1/web" async></script>
+</head><body><div id="app"></div>
+<script>
+function render() {
+  var app = document.getElementById("app");
+  if (location.pathname == "/next") {
+    app.innerHTML = '<h1 style="top:0">next page</h1>';
+  } else {
+    app.innerHTML =
+      '<a id="hero" data-cs-link="hero" href="#top" style="top:100px">Try it</a>' +
+      '<button id="deep" data-cs-link="deep" style="top:2200px">Deep offer</button>' +
+      '<a id="nav" href="/next" style="top:2300px">Next page</a>' +
+      '<button data-cs-link="never" style="top:3900px">Never seen</button>';
+  }
+}
+document.addEventListener("click", function (e) {
+  var a = e.target.closest('a[href="/next"]');
+  if (a) { e.preventDefault(); history.pushState({}, "", "/next"); render(); scrollTo(0, 0); }
+});
+addEventListener("popstate", render);
+render();
+</script></body></html>
+"""
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[tuple[str, list[str]]]:
+    """The app's pages on 127.0.0.1 (every path serves the single-page app)."""
+    html: list[str] = [""]
+
+    class Page(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            if self.path not in ("/", "/next"):
+                self.send_error(404)
+                return
+            body = html[0].encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), Page)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", html
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def accepted(url: str) -> float:
+    m = samples(requests.get(f"{url}/metrics", timeout=5).content)
+    assert m['cs_collect_events_total{outcome="rejected"}'] == 0
+    return m['cs_collect_events_total{outcome="accepted"}']
+
+
+async def visit(page_url: str, collector: str) -> dict[str, Any]:
+    """Load, scroll, click a marked link, navigate in the app, hide. Waits on the
+    collector's count of accepted events between steps (the tracker batches for 1 s)."""
+
+    async def until_accepted(n: int, what: str) -> None:
+        async with asyncio.timeout(20):
+            while await asyncio.to_thread(accepted, collector) < n:
+                await asyncio.sleep(0.1)  # polling interval of a condition wait
+        assert await asyncio.to_thread(accepted, collector) == n, what
+
+    async with browser(1000, 800) as tab:
+        await tab.call("Page.navigate", url=page_url)
+        await tab.until("document.readyState == 'complete' && !!window.csTrack")
+        seen: dict[str, Any] = {}
+        await until_accepted(2, "page_viewed and link_shown(hero)")
+        await tab.wheel(1600)
+        await tab.until("window.scrollY == 1600")
+        await until_accepted(3, "link_shown(deep) after the scroll")
+        await tab.click("#deep")
+        await until_accepted(4, "link_clicked(deep)")
+        await tab.click("#nav")
+        await tab.until("location.pathname == '/next' && window.scrollY == 0")
+        await until_accepted(6, "page_left(/) and page_viewed(/next)")
+        await tab.hide()
+        await tab.until("document.visibilityState == 'hidden'")
+        await until_accepted(7, "page_left(/next) when hidden")
+        seen["visitor"] = await tab.js("localStorage.getItem('cs_vid')")
+        seen["tracker_visitor"] = await tab.js("csTrack.visitor")
+        return seen
+
+
+@dataclass
+class Visit:
+    prefix: str
+    page_url: str
+    seen: dict[str, Any]
+    keys: set[bytes | None]
+    events: list[dict[str, Any]]
+
+
+@pytest.fixture(scope="module")
+def visit_done(
+    kafka: LocalKafka,
+    tmp_path_factory: pytest.TempPathFactory,
+    site: tuple[str, list[str]],
+) -> Visit:
+    """One visit in Chromium, through a real collector process, to the test's topics."""
+    page_url, html = site
+    prefix = f"tracker-browser-{uuid.uuid4().hex[:8]}"
+    tmp = tmp_path_factory.mktemp("tracker")
+    settings = settings_for(kafka.bootstrap, prefix)
+    asyncio.run(make_topics(kafka.bootstrap, settings, partitions=4))
+    collector = CollectorProcess(kafka.bootstrap, prefix, tmp, CS_COLLECT_ORIGINS=page_url)
+    collector.start()
+    html[0] = PAGE.replace("COLLECTOR", collector.url)
+    try:
+        wait_for(lambda: requests.get(f"{collector.url}/healthz", timeout=2).ok, 60, "collector")
+        seen = asyncio.run(visit(f"{page_url}/", collector.url))
+    finally:
+        collector.stop()
+    read = asyncio.run(read_topics(kafka.bootstrap, {"web": settings.topic_web}, at_least=7))
+    events = [orjson.loads(v) for _k, v in read["web"]]
+    return Visit(prefix, page_url, seen, {k for k, _v in read["web"]}, events)
+
+
+def test_the_collector_produced_the_visits_events(visit_done: Visit) -> None:
+    events, seen, page_url = visit_done.events, visit_done.seen, visit_done.page_url
+    visitor = seen["visitor"]
+    uuid4 = r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}"
+    assert re.fullmatch(uuid4, visitor)
+    assert seen["tracker_visitor"] == visitor
+    assert visit_done.keys == {visitor.encode()}  # keyed by visitor_id
+    assert {e["visitor_id"] for e in events} == {visitor}
+    assert len({e["event_id"] for e in events}) == len(events) == 7
+    for e in events:  # RFC 3339 with an offset
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}[+-]\d\d:\d\d", e["ts"]), e
+        assert datetime.fromisoformat(e["ts"]).utcoffset() is not None
+    events = sorted(events, key=lambda e: (e["ts"], e["type"] != "page_left"))
+    shape = [
+        (e["type"], e.get("path"), e.get("link"), e.get("max_scroll_pct"), e.get("referrer"))
+        for e in events
+    ]
+    assert shape[0] == ("page_viewed", "/", None, None, None)
+    assert sorted(shape[1:3], key=str) == [
+        ("link_shown", None, "deep", None, None),
+        ("link_shown", None, "hero", None, None),
+    ]  # "never" (below the deepest scroll) was not shown
+    assert shape[3:] == [
+        ("link_clicked", None, "deep", None, None),
+        ("page_left", "/", None, 60, None),  # (1600 + 800) / 4000
+        ("page_viewed", "/next", None, None, f"{page_url}/"),
+        ("page_left", "/next", None, 20, None),  # not scrolled: 800 / 4000
+    ]
+    left = [e for e in events if e["type"] == "page_left"]
+    # visible and focused (the first click focuses the window) until left
+    assert all(0 < e["engaged_ms"] < 120_000 for e in left), left
+
+
+@pytest.mark.skipif(
+    not any(cls.key_field == "visitor_id" for cls in GROUP_CLASSES),
+    reason="the web KPI group (cs_web_*) is not in the worker yet: only the collector's "
+    "events of the visit are checked (test_the_collector_produced_the_visits_events)",
+)
+def test_the_worker_counts_the_visit(kafka: LocalKafka, visit_done: Visit, tmp_path: Path) -> None:
+    worker_metrics_agree(kafka, visit_done.prefix, tmp_path, len(visit_done.events))
+
+
+def worker_metrics_agree(kafka: LocalKafka, prefix: str, tmp: Path, sent: int) -> None:
+    from tests.worker_proc import handled
+
+    worker = WorkerProcess(kafka.bootstrap, prefix, tmp, env=topic_env(prefix)).start()
+    try:
+        wait_for(lambda: handled(worker.metrics()) >= sent, 120, "the worker read the visit")
+        m = worker.metrics()
+    finally:
+        worker.stop()
+
+    def one(name: str, **labels: str) -> float:
+        found = [
+            v
+            for k, v in m.items()
+            if k.split("{")[0] == name and all(f'{a}="{b}"' in k for a, b in labels.items())
+        ]
+        assert found, f"{name}{labels} not exported"
+        return sum(found)
+
+    assert one("cs_web_visitors", window="1d") == 1
+    assert one("cs_web_sessions", window="1d") == 1
+    assert one("cs_web_pageviews", window="1d") == 2
+    assert one("cs_web_link_clicks", link="deep") == 1
+    assert one("cs_web_link_impressions", link="hero") == 1
+    assert one("cs_web_link_impressions", link="deep") == 1
+    # max_scroll_pct 60 and 20: one at or under 25, both at or under 75, none in (25, 50]
+    assert one("cs_web_scroll_depth_percent_bucket", le="25") == 1
+    assert one("cs_web_scroll_depth_percent_bucket", le="50") == 1
+    assert one("cs_web_scroll_depth_percent_bucket", le="75") == 2
