@@ -151,3 +151,30 @@ def test_openapi_describes_the_limits_and_the_token() -> None:
     assert secured["paths"]["/v1/events"]["post"]["security"] == [{"bearer": []}]
     assert "401" in secured["paths"]["/v1/events"]["post"]["responses"]
     assert "t0ken" not in orjson.dumps(secured).decode()
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "says"),
+    [
+        (["--port", "99999"], {}, "collect_port"),
+        ([], {"CS_COLLECT_RATE": "fast"}, "collect_rate"),
+        ([], {"CS_COLLECT_MAX_BODY_BYTES": "10"}, "collect_max_body_bytes"),
+    ],
+)
+def test_a_bad_setting_is_one_line_and_exit_2(
+    args: list[str], env: dict[str, str], says: str
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    out = subprocess.run(
+        [sys.executable, "-m", "stream_app.cli", "collect", *args],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1 and says in out.stderr, out.stderr
+    assert "Traceback" not in out.stderr
