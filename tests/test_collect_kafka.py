@@ -181,6 +181,8 @@ async def test_refusals_produce_nothing(kafka: LocalKafka, topic_prefix: str) ->
         # CORS: an origin not on the list is refused, preflight included
         evil = {"Origin": "https://evil.example", "Content-Type": "text/plain"}
         assert (await post(http, f"{url}/v1/web", web_event(), headers=evil))[0] == 403
+        # and a page of another site cannot post to /v1/events from a visitor's browser
+        assert (await post(http, ev, web_event(), headers={**auth, **evil}))[0] == 403
         async with http.options(f"{url}/v1/web", headers=evil) as r:
             assert r.status == 403
         async with http.options(f"{url}/v1/web", headers=origin) as r:

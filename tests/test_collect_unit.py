@@ -139,7 +139,7 @@ def test_openapi_describes_the_limits_and_the_token() -> None:
     assert plain["openapi"].startswith("3.1")
     events = plain["paths"]["/v1/events"]["post"]
     assert "security" not in events
-    assert set(events["responses"]) == {"202", "400", "413", "503"}
+    assert set(events["responses"]) == {"202", "400", "403", "413", "503"}
     many = events["requestBody"]["content"]["application/json"]["schema"]["oneOf"][1]
     assert many["maxItems"] == 7
     assert "Retry-After" in events["responses"]["503"]["headers"]
@@ -178,3 +178,28 @@ def test_a_bad_setting_is_one_line_and_exit_2(
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1 and says in out.stderr, out.stderr
     assert "Traceback" not in out.stderr
+
+
+@pytest.mark.asyncio
+async def test_without_kafka_valid_events_get_503_and_invalid_ones_their_reasons() -> None:
+    import aiohttp
+
+    from tests.collect_helpers import running, settings_for
+    from tests.worker_proc import free_port
+
+    dead = f"127.0.0.1:{free_port()}"  # nothing listens there
+    settings = settings_for(dead, "no-kafka", collect_produce_timeout_s=2.0)
+    async with running(settings) as url, aiohttp.ClientSession() as http:
+        for _ in range(2):  # the second is refused at once (no new connection attempt)
+            async with http.post(f"{url}/v1/events", data=orjson.dumps([WEB, ACCOUNT])) as r:
+                assert r.status == 503
+                assert r.headers["Retry-After"] == "5"
+                assert (await r.json())["error"] == "unavailable"
+        async with http.post(f"{url}/v1/events", data=orjson.dumps([{"x": 1}])) as r:
+            assert r.status == 400  # nothing valid: no need for Kafka
+        async with http.get(f"{url}/healthz") as r:
+            assert (r.status, await r.json()) == (503, {"kafka": "down"})
+        async with http.get(f"{url}/metrics") as r:
+            text = (await r.read()).decode()
+    assert 'cs_collect_events_total{outcome="unavailable"} 4.0' in text
+    assert 'cs_collect_events_total{outcome="accepted"} 0.0' in text

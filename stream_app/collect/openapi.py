@@ -81,7 +81,13 @@ def openapi(s: CollectSettings) -> dict[str, Any]:
         "description": f"One event object, a JSON array of events, or NDJSON. {limits}",
         "operationId": "postEvents",
         "requestBody": body(any_event, plain=False),
-        "responses": dict(common),
+        "responses": {
+            **common,
+            "403": {
+                "description": "sent from a browser page whose Origin is not allowed",
+                "content": _json("Error"),
+            },
+        },
     }
     if s.collect_token is not None:
         events_op["security"] = [{"bearer": []}]

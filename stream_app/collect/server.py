@@ -109,6 +109,8 @@ class Collector:
 
     # -- the two ingest endpoints ------------------------------------------------------
     async def post_events(self, request: web.Request) -> web.Response:
+        if self._cors(request) is None:  # a page of another site, posting from a browser
+            return _error(403, "origin", "the Origin is not in CS_COLLECT_ORIGINS")
         if self._expected is not None:
             given = request.headers.get("Authorization", "").encode()
             if not hmac.compare_digest(given, self._expected):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -41,6 +42,8 @@ class Sink:
         self.timeout = settings.collect_produce_timeout_s
         self._producer: AIOKafkaProducer | None = None
         self._lock = asyncio.Lock()
+        #: after a failed connection, requests get 503 at once until this monotonic time
+        self._retry_at = 0.0
 
     @property
     def connected(self) -> bool:
@@ -48,9 +51,13 @@ class Sink:
 
     async def start(self) -> None:
         """Connect (idempotent); raises :class:`Unavailable` when the broker is down."""
+        if self._producer is None and time.monotonic() < self._retry_at:
+            raise Unavailable("Kafka unreachable (retrying shortly)")
         async with self._lock:
             if self._producer is not None:
                 return
+            if time.monotonic() < self._retry_at:
+                raise Unavailable("Kafka unreachable (retrying shortly)")
             s = self.settings
             producer = AIOKafkaProducer(
                 bootstrap_servers=bootstrap_of(s.broker),
@@ -66,6 +73,7 @@ class Sink:
                     await producer.start()
             except Exception as exc:
                 await producer.stop()
+                self._retry_at = time.monotonic() + s.collect_retry_after_s
                 raise Unavailable(f"Kafka unreachable: {type(exc).__name__}") from exc
             self._producer = producer
 
