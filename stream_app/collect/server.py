@@ -112,7 +112,7 @@ class Collector:
         if self._cors(request) is None:  # a page of another site, posting from a browser
             return _error(403, "origin", "the Origin is not in CS_COLLECT_ORIGINS")
         if self._expected is not None:
-            given = request.headers.get("Authorization", "").encode()
+            given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
             if not hmac.compare_digest(given, self._expected):
                 response = _error(401, "unauthorized", "a bearer token is required")
                 response.headers["WWW-Authenticate"] = "Bearer"
