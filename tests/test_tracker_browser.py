@@ -74,16 +74,16 @@ render();
 
 
 @pytest.fixture(scope="module")
-def site() -> Iterator[tuple[str, list[str]]]:
+def site() -> Iterator[tuple[str, dict[str, str]]]:
     """The app's pages on 127.0.0.1 (every path serves the single-page app)."""
-    html: list[str] = [""]
+    html: dict[str, str] = {}  # path -> page
 
     class Page(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            if self.path not in ("/", "/next"):
+            if self.path not in html:
                 self.send_error(404)
                 return
-            body = html[0].encode()
+            body = html[self.path].encode()
             self.send_response(200)
             self.send_header("Content-Type", "text/html; charset=utf-8")
             self.send_header("Content-Length", str(len(body)))
@@ -153,7 +153,7 @@ class Visit:
 def visit_done(
     kafka: LocalKafka,
     tmp_path_factory: pytest.TempPathFactory,
-    site: tuple[str, list[str]],
+    site: tuple[str, dict[str, str]],
 ) -> Visit:
     """One visit in Chromium, through a real collector process, to the test's topics."""
     page_url, html = site
@@ -163,7 +163,7 @@ def visit_done(
     asyncio.run(make_topics(kafka.bootstrap, settings, partitions=4))
     collector = CollectorProcess(kafka.bootstrap, prefix, tmp, CS_COLLECT_ORIGINS=page_url)
     collector.start()
-    html[0] = PAGE.replace("COLLECTOR", collector.url)
+    html["/"] = html["/next"] = PAGE.replace("COLLECTOR", collector.url)
     try:
         wait_for(lambda: requests.get(f"{collector.url}/healthz", timeout=2).ok, 60, "collector")
         seen = asyncio.run(visit(f"{page_url}/", collector.url))
@@ -214,6 +214,83 @@ def test_the_collector_produced_the_visits_events(visit_done: Visit) -> None:
 )
 def test_the_worker_counts_the_visit(kafka: LocalKafka, visit_done: Visit, tmp_path: Path) -> None:
     worker_metrics_agree(kafka, visit_done.prefix, tmp_path, len(visit_done.events))
+
+
+SMALL = """<!doctype html><html><head><meta charset="utf-8">
+<script src="COLLECTOR/tracker.js" data-endpoint="COLLECTOR/v1/web" ATTRS></script>
+</head><body><button data-cs-link="offer" style="height:40px">Offer</button></body></html>
+"""
+DNT = "Object.defineProperty(Navigator.prototype, 'doNotTrack', {get: () => '1'})"
+
+
+def test_site_visitor_id_surveys_and_do_not_track(
+    kafka: LocalKafka, tmp_path: Path, site: tuple[str, dict[str, str]]
+) -> None:
+    """``data-visitor-id`` names the visitor, ``csTrack.survey`` answers; with
+    ``data-respect-dnt`` and Do Not Track on, a page sends nothing at all."""
+    page_url, html = site
+    prefix = f"tracker-dnt-{uuid.uuid4().hex[:8]}"
+    settings = settings_for(kafka.bootstrap, prefix)
+    asyncio.run(make_topics(kafka.bootstrap, settings))
+    collector = CollectorProcess(kafka.bootstrap, prefix, tmp_path, CS_COLLECT_ORIGINS=page_url)
+    collector.start()
+    small = SMALL.replace("COLLECTOR", collector.url)
+    html["/survey"] = small.replace("ATTRS", 'data-visitor-id="site-user-7"')
+    html["/dnt"] = small.replace("ATTRS", "data-respect-dnt")
+    html["/after"] = small.replace("ATTRS", "")
+
+    async def steps() -> None:
+        async def until_accepted(n: int) -> None:
+            async with asyncio.timeout(20):
+                while await asyncio.to_thread(accepted, collector.url) < n:
+                    await asyncio.sleep(0.1)  # polling interval of a condition wait
+            assert await asyncio.to_thread(accepted, collector.url) == n
+
+        async with browser() as tab:
+            await tab.call("Page.navigate", url=f"{page_url}/survey")
+            await tab.until("document.readyState == 'complete' && !!window.csTrack")
+            await tab.js("csTrack.survey('task_completion', 'yes')")
+            await until_accepted(3)  # page_viewed, link_shown, the answer (sent at once)
+            dnt = await tab.call("Page.addScriptToEvaluateOnNewDocument", source=DNT)
+            await tab.call("Page.navigate", url=f"{page_url}/dnt")
+            await tab.until("location.pathname == '/dnt' && !!window.csTrack")
+            assert await tab.js("navigator.doNotTrack") == "1"
+            assert await tab.js("csTrack.visitor === undefined")
+            await tab.click("button")
+            await tab.js("csTrack.survey('intent', 'buy')")
+            await until_accepted(4)  # page_left of /survey; nothing of /dnt
+            await tab.call("Page.removeScriptToEvaluateOnNewDocument", **dnt)
+            await tab.call("Page.navigate", url=f"{page_url}/after")
+            await tab.until("location.pathname == '/after' && !!window.csTrack")
+            await until_accepted(6)  # /after's page_viewed and link_shown (the 1 s batch)
+
+    try:
+        wait_for(lambda: requests.get(f"{collector.url}/healthz", timeout=2).ok, 60, "collector")
+        asyncio.run(steps())
+    finally:
+        collector.stop()
+    read = asyncio.run(read_topics(kafka.bootstrap, {"web": settings.topic_web}, at_least=6))
+    events = [orjson.loads(v) for _k, v in read["web"]]
+    by_visitor: dict[str, list[tuple[Any, ...]]] = {}
+    for e in events:
+        what = (e["type"], e.get("path"), e.get("link"), e.get("survey"), e.get("answer"))
+        by_visitor.setdefault(e["visitor_id"], []).append(what)
+    assert sorted(by_visitor.pop("site-user-7"), key=str) == sorted(
+        [
+            ("page_viewed", "/survey", None, None, None),
+            ("link_shown", None, "offer", None, None),
+            ("visit_survey_answered", None, None, "task_completion", "yes"),
+            ("page_left", "/survey", None, None, None),
+        ],
+        key=str,
+    )
+    # /after has no data-visitor-id: the UUID kept in localStorage; nothing of /dnt (no
+    # click, no "intent" answer, no page view or leave)
+    [(_uuid, rest)] = by_visitor.items()
+    assert sorted(rest, key=str) == [
+        ("link_shown", None, "offer", None, None),
+        ("page_viewed", "/after", None, None, None),
+    ]
 
 
 def worker_metrics_agree(kafka: LocalKafka, prefix: str, tmp: Path, sent: int) -> None:
