@@ -182,5 +182,8 @@ def test_the_collector_reaches_kafka_and_is_published_on_loopback(
     assert env["CS_COLLECT_HOST"] == "0.0.0.0"  # inside its container; published below
     assert svc["ports"] == [f"127.0.0.1:{env['CS_COLLECT_PORT']}:{env['CS_COLLECT_PORT']}"]
     assert "CS_COLLECT_TOKEN" not in env  # a secret never lives in this file
+    prom = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "collector")
+    assert job["static_configs"][0]["targets"] == [f"collector:{env['CS_COLLECT_PORT']}"]
     parsed = CollectSettings(**{k.removeprefix("CS_").lower(): v for k, v in env.items()})
     assert parsed.collect_origins and all(o.startswith("http") for o in parsed.collect_origins)
