@@ -213,6 +213,29 @@ async def test_refusals_produce_nothing(kafka: LocalKafka, topic_prefix: str) ->
     )
 
 
+@pytest.mark.asyncio
+async def test_an_event_over_the_topics_size_limit_is_413_not_a_retry_loop(
+    kafka: LocalKafka, topic_prefix: str
+) -> None:
+    from stream_app.dev.broker import create_topics
+
+    settings = settings_for(kafka.bootstrap, topic_prefix)
+    await create_topics(kafka.bootstrap, [settings.topic_web], 1, {"max.message.bytes": "2000"})
+    small, big = web_event(path="/a"), web_event(path="/" + "b" * 500, referrer="r" * 2000)
+    async with running(settings) as url, aiohttp.ClientSession() as http:
+        status, body, _ = await post(http, f"{url}/v1/events", big)
+        assert (status, body["error"]) == (413, "too_large")
+        assert (await post(http, f"{url}/v1/events", small))[:2] == (
+            202,
+            {"accepted": 1, "rejected": []},
+        )
+        async with http.get(f"{url}/metrics") as r:
+            m = samples(await r.read())
+    assert m['cs_collect_events_total{outcome="refused"}'] == 1
+    read = await read_topics(kafka.bootstrap, {"web": settings.topic_web}, at_least=1)
+    assert [orjson.loads(v)["event_id"] for _k, v in read["web"]] == [small["event_id"]]
+
+
 def test_broker_stopped_gives_503_and_nothing_acknowledged_is_lost(
     kafka: LocalKafka, topic_prefix: str
 ) -> None:

@@ -14,7 +14,7 @@ from prometheus_client import (
 from stream_app.contract import REJECTION_REASONS
 
 #: what happened to an event that reached the collector
-OUTCOMES = ("accepted", "rejected", "unavailable", "rate_limited")
+OUTCOMES = ("accepted", "rejected", "unavailable", "rate_limited", "refused")
 #: the endpoints (label ``endpoint``); anything else is ``other``
 ENDPOINTS = ("events", "web", "other")
 #: the status codes the collector answers with

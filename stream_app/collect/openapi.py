@@ -68,7 +68,11 @@ def openapi(s: CollectSettings) -> dict[str, Any]:
                 }
             },
         },
-        "413": {"description": "body or event count over the limit", "content": _json("Error")},
+        "413": {
+            "description": "body or event count over the limit, or an event over the "
+            "topic's size limit (the broker refused it: retrying cannot help)",
+            "content": _json("Error"),
+        },
         "503": {
             "description": "Kafka did not acknowledge in time: retry after Retry-After "
             "seconds (events are deduplicated by event_id, so re-sending is safe)",

@@ -27,7 +27,7 @@ from stream_app.collect.metrics import CODES, CollectMetrics
 from stream_app.collect.openapi import openapi
 from stream_app.collect.ratelimit import TokenBuckets
 from stream_app.collect.settings import CollectSettings
-from stream_app.collect.sink import Sink, Unavailable
+from stream_app.collect.sink import Refused, Sink, Unavailable
 
 log = logging.getLogger("stream_app.collect")
 
@@ -188,6 +188,9 @@ class Collector:
             return _result(400, intake, 0)
         try:
             await self.sink.send(intake.accepted)
+        except Refused as exc:  # over the topic's max.message.bytes: retrying cannot help
+            events.labels("refused").inc(len(intake.accepted))
+            return _error(413, "too_large", str(exc))
         except Unavailable as exc:
             events.labels("unavailable").inc(len(intake.accepted))
             log.warning("collector: %s", exc)

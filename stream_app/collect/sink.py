@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import MessageSizeTooLargeError, RecordTooLargeError
 
 from stream_app.collect.intake import Accepted
 from stream_app.collect.settings import CollectSettings
@@ -19,6 +20,11 @@ from stream_app.produce import bootstrap_of
 
 class Unavailable(RuntimeError):
     """The broker did not acknowledge in time (or cannot be reached)."""
+
+
+class Refused(RuntimeError):
+    """The broker refused an event for good (its size is over the topic's limit): a retry
+    would fail the same way, so the request is answered 413, not 503."""
 
 
 def kafka_security(s: CollectSettings) -> dict[str, Any]:
@@ -88,7 +94,9 @@ class Sink:
                     await producer.send(self.topics[e.role], e.value, key=e.key) for e in events
                 ]
                 await asyncio.gather(*futures)
-        except Exception as exc:  # timeouts, connection and produce errors alike
+        except (MessageSizeTooLargeError, RecordTooLargeError) as exc:
+            raise Refused(f"the broker refused an event: {type(exc).__name__}") from exc
+        except Exception as exc:  # timeouts, connection and other produce errors
             raise Unavailable(f"not acknowledged: {type(exc).__name__}") from exc
 
     async def stop(self) -> None:
