@@ -3,5 +3,5 @@ WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY stream_app ./stream_app
 RUN pip install --no-cache-dir .
-EXPOSE 6066
+EXPOSE 6066 6080
 CMD ["stream-app", "worker"]

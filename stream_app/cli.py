@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from stream_app.commands.backfill import add_backfill
+from stream_app.commands.collect import add_collect
 from stream_app.commands.dead_letters import add_dead_letters
 from stream_app.commands.generate import add_generate
 from stream_app.commands.replay import add_replay
@@ -15,7 +16,8 @@ from stream_app.commands.schemas import add_schemas
 from stream_app.commands.worker import add_worker
 
 DESCRIPTION = (
-    "Live customer-success KPIs: worker, replay, backfill, generate, schemas, dead letters, run."
+    "Live customer-success KPIs: worker, replay, backfill, generate, schemas, dead letters, run,"
+    " collect."
 )
 #: the subcommands, in ``--help`` order
 COMMANDS = (
@@ -26,6 +28,7 @@ COMMANDS = (
     add_generate,
     add_run,
     add_dead_letters,
+    add_collect,
 )
 
 

@@ -25,6 +25,7 @@ SERVICES = {
     "alertmanager",
     "alert-log",
     "grafana",
+    "collector",
 }
 PINNED = re.compile(r"[\w./-]+:v?\d+\.\d+\.\d+[\w.-]*(@sha256:[0-9a-f]{64})?")
 
@@ -167,3 +168,22 @@ def test_compose_file_has_no_tabs_and_parses_strictly() -> None:
 
     Strict.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, no_duplicates)
     assert yaml.load(text, Loader=Strict)["name"] == "stream-app"
+
+
+def test_the_collector_reaches_kafka_and_is_published_on_loopback(
+    compose: dict[str, Any],
+) -> None:
+    from stream_app.collect.settings import CollectSettings
+
+    svc = services(compose)["collector"]
+    env = svc["environment"]
+    assert svc["command"] == ["stream-app", "collect"]
+    assert env["CS_BROKER"] == services(compose)["worker-1"]["environment"]["CS_BROKER"]
+    assert env["CS_COLLECT_HOST"] == "0.0.0.0"  # inside its container; published below
+    assert svc["ports"] == [f"127.0.0.1:{env['CS_COLLECT_PORT']}:{env['CS_COLLECT_PORT']}"]
+    assert "CS_COLLECT_TOKEN" not in env  # a secret never lives in this file
+    prom = yaml.safe_load((ROOT / "prometheus/prometheus.yml").read_text())
+    job = next(j for j in prom["scrape_configs"] if j["job_name"] == "collector")
+    assert job["static_configs"][0]["targets"] == [f"collector:{env['CS_COLLECT_PORT']}"]
+    parsed = CollectSettings(**{k.removeprefix("CS_").lower(): v for k, v in env.items()})
+    assert parsed.collect_origins and all(o.startswith("http") for o in parsed.collect_origins)

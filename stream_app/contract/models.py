@@ -35,6 +35,7 @@ from stream_app.contract.declared import (
     Text,
     types_of,
 )
+from stream_app.contract.event import Event
 from stream_app.contract.kinds import satisfies
 from stream_app.contract.render import describe_kind
 
@@ -149,8 +150,9 @@ def _reason_for(exc: ValidationError) -> Rejection:
     return Rejection("invalid_field", detail)
 
 
-def message_key(event: EventModel) -> str:
-    """The value of the event's topic key field: its Kafka message key."""
+def message_key(event: EventModel | Event) -> str:
+    """The value of the event's topic key field: its Kafka message key (of a model, or of
+    the fast path's :class:`Event`)."""
     return str(getattr(event, TYPE_KEY[event.type]))
 
 

@@ -94,6 +94,7 @@ async def run_local(run: LocalRun) -> None:
     broker = LocalKafka(data_dir=workdir / "kafka")
     proc: subprocess.Popen[bytes] | None = None
     feeder: asyncio.Task[None] | None = None
+    collector = None  # issue 15: the HTTP collector (stream_app/dev/collector.py)
     try:
         print("starting Kafka (KRaft) …", flush=True)
         await asyncio.to_thread(broker.start)
@@ -106,6 +107,10 @@ async def run_local(run: LocalRun) -> None:
         )
         names = [*settings.topic_names().values(), settings.topic_dead_letters]
         await create_topics(broker.bootstrap, names, settings.partitions)
+        from stream_app.dev.collector import start_collector
+
+        collector = start_collector(settings, workdir)
+        print(f"collector: POST {collector.url}/v1/events · {collector.url}/tracker.js", flush=True)
         log_path = workdir / "worker.log"
         with log_path.open("wb") as log:
             proc = _start_worker(settings, log)
@@ -133,6 +138,8 @@ async def run_local(run: LocalRun) -> None:
                 await feeder
         if proc is not None:
             _stop_worker(proc)
+        if collector is not None:
+            collector.stop()
         broker.stop()
         shutil.rmtree(workdir, ignore_errors=True)
 
