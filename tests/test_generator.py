@@ -436,3 +436,22 @@ def test_unset_end_resolves_to_now_truncated() -> None:
     assert resolved.end is not None and resolved.end.microsecond == 0
     assert abs(resolved.end - datetime.now(UTC)) < timedelta(seconds=5)
     assert resolved.resolved() is resolved
+
+
+def test_live_speed_runs_the_company_faster_with_wall_clock_ts() -> None:
+    """``speed`` (the demo's): one wall-clock hour holds ``speed`` simulated hours of the
+    same company, stamped inside that wall-clock hour, in order."""
+    hour = timedelta(hours=1)
+    real = LiveSimulation(BASE)
+    fast = LiveSimulation(BASE, speed=24)
+    simulated_day = [
+        e for h in range(24) for e in real.events_between(END + h * hour, END + (h + 1) * hour)
+    ]
+    squeezed = fast.events_between(END, END + hour)
+    assert len(squeezed) == len(simulated_day) > 100
+    assert [e["type"] for e in squeezed] == [e["type"] for e in simulated_day]
+    stamps = [ts(e) for e in squeezed]
+    assert stamps == sorted(stamps)
+    assert stamps[0] > END and stamps[-1] < END + hour
+    with pytest.raises(ValueError, match="speed"):
+        LiveSimulation(BASE, speed=0)
