@@ -327,7 +327,9 @@ class LiveView:
         if self._last is not None and now > self._last[0]:
             rate = (accepted - self._last[1]) / (now - self._last[0])
         self._last = (now, accepted)
-        return kpi_rows(s, rate), accepted
+        handled = accepted + s.total("cs_events_rejected_total")
+        handled += s.total("cs_events_duplicate_total")
+        return kpi_rows(s, rate), handled
 
     def status(self, handled: float) -> str:
         return self.feed.line(handled) if self.feed is not None else ""

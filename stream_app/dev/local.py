@@ -52,7 +52,15 @@ def _start_worker(settings: Settings, log: IO[bytes]) -> subprocess.Popen[bytes]
     )
 
 
-_WORKER_ENV = ("broker", "app_id", "partitions", "web_port", "data_dir", "timezone")
+_WORKER_ENV = (
+    "broker",
+    "app_id",
+    "partitions",
+    "web_port",
+    "data_dir",
+    "timezone",
+    "max_lateness_days",
+)
 
 
 def _stop_worker(proc: subprocess.Popen[bytes], timeout: float = 20) -> None:
@@ -120,6 +128,8 @@ async def run_local(run: LocalRun) -> None:
             web_port=run.web_port,
             data_dir=str(workdir / "worker"),
             app_id="cs-kpi-local",
+            # the history is loaded as it happened: none of it is too late for the demo
+            max_lateness_days=max(90, run.days + 1),
         )
         names = [*settings.topic_names().values(), settings.topic_dead_letters]
         await create_topics(broker.bootstrap, names, settings.partitions)
