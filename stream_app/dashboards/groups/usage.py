@@ -21,9 +21,10 @@ def headline() -> Panels:
     return [
         stat_panel(
             "Stickiness (DAU/MAU)",
+            "How many of the month's active users came back today (today so far). "
+            "Above 13 % (about weekly use) is good; higher is better. Formula: "
             'cs:stickiness_dau_mau:ratio = sum(cs_active_users{window="1d"}) / '
-            'sum(cs_active_users{window="30d"}), summed over the workers first. DAU counts '
-            "today so far. Above 13 % (about weekly use) is good; higher is better.",
+            'sum(cs_active_users{window="30d"}), summed over the workers first.',
             [("cs:stickiness_dau_mau:ratio", "DAU/MAU")],
             "percentunit",
             STICKINESS,
@@ -31,8 +32,8 @@ def headline() -> Panels:
         ),
         stat_panel(
             "Active users",
-            "Distinct users with a product event in the window: today so far "
-            "(DAU), the last 7 days (WAU) and 30 days (MAU); cs_active_users.",
+            "Distinct users with a product event today so far (DAU), in the last 7 "
+            "days (WAU) and 30 days (MAU). Formula: sum by (window) (cs_active_users).",
             ACTIVE,
             "short",
             w=8,
@@ -44,8 +45,8 @@ def trends() -> Panels:
     return [
         time_panel(
             "Active users",
-            "DAU (today so far), WAU and MAU: distinct users with a product "
-            "event in the window, summed over the workers (cs_active_users).",
+            "Daily, weekly and monthly active users over time (DAU counts today so "
+            "far). Formula: sum by (window) (cs_active_users), over the workers.",
             ACTIVE,
             "short",
         ),
@@ -59,15 +60,16 @@ def rows() -> Rows:
             [
                 time_panel(
                     "Active users",
-                    "cs_active_users by window: distinct users (account, user) with a "
-                    "product event in the window, summed over the workers.",
+                    "Distinct users with a product event in each window. Formula: "
+                    "sum by (window) (cs_active_users), over the workers.",
                     ACTIVE,
                     "short",
                 ),
                 time_panel(
                     "Stickiness",
-                    "cs:stickiness_dau_mau:ratio and cs:stickiness_wau_mau:ratio: DAU and "
-                    "WAU over MAU. DAU/MAU above 13 % is good (dashed line).",
+                    "How often the month's users come back: daily and weekly actives as a "
+                    "share of monthly ones; DAU/MAU above 13 % is good (dashed line). "
+                    "Formula: cs:stickiness_dau_mau:ratio, cs:stickiness_wau_mau:ratio.",
                     [
                         ("cs:stickiness_dau_mau:ratio", "DAU/MAU"),
                         ("cs:stickiness_wau_mau:ratio", "WAU/MAU"),
@@ -77,8 +79,9 @@ def rows() -> Rows:
                 ),
                 bar_panel(
                     "Feature adoption (30 d)",
-                    "cs:feature_adoption:ratio = users of the feature in 30 days / active "
-                    "users in 30 days. About 28 % signals good adoption.",
+                    "Share of the month's active users who used each feature. About 28 % "
+                    "signals good adoption. Formula: cs:feature_adoption:ratio = users "
+                    "of the feature in 30 days / active users in 30 days.",
                     [("cs:feature_adoption:ratio", "{{feature}}")],
                     "percentunit",
                     FEATURE_ADOPTION,
@@ -86,8 +89,9 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Feature users (30 d)",
-                    'cs_feature_users{window="30d"}: distinct users of each feature in '
-                    '30 days; names past CS_FEATURE_LIMIT are folded into "other".',
+                    "Distinct users of each feature in the last 30 days; features past "
+                    'CS_FEATURE_LIMIT are folded into "other". Formula: '
+                    'sum by (feature) (cs_feature_users{window="30d"}).',
                     [('sum by (feature) (cs_feature_users{window="30d"})', "{{feature}}")],
                     "short",
                 ),
