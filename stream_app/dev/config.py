@@ -15,7 +15,7 @@ class LocalRun:
     accounts: int = 1000  # simulated accounts
     days: int = 120  # days of history loaded first (>= 90: churn needs a paying base)
     rate: float = 20_000  # history events per second while loading
-    speed: float = 360  # live: simulated seconds per wall-clock second (a day in 4 min)
+    speed: float = 720  # live: simulated seconds per wall-clock second (a day in 2 min)
     partitions: int = 4
     web_port: int = 6066  # worker /metrics port
     seed: int = 42
