@@ -9,7 +9,7 @@ from dataclasses import dataclass
 class LocalRun:
     """The demo's knobs. The defaults give meaningful 30-day figures: 120 days of history
     (so the 30-day window starts with accounts that have been paying for months), loaded
-    in well under a minute, then the company lives on ``speed`` times faster than the
+    in a minute or two, then the company lives on ``speed`` times faster than the
     clock so that the table moves every second."""
 
     accounts: int = 1000  # simulated accounts

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
 import shutil
 import signal
@@ -116,6 +117,9 @@ async def run_local(run: LocalRun) -> None:
     from stream_app.dev.broker import LocalKafka, create_topics
 
     workdir = Path(tempfile.mkdtemp(prefix="stream-app-run-"))
+    # this process's own log lines (the producer's aiokafka retries while the topics'
+    # leaders settle) go to a file, not over the table
+    logging.basicConfig(filename=str(workdir / "run.log"), level=logging.WARNING)
     broker = LocalKafka(data_dir=workdir / "kafka")
     proc: subprocess.Popen[bytes] | None = None
     feeder: asyncio.Task[None] | None = None
