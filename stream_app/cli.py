@@ -1,14 +1,20 @@
-"""``stream-app``, the entry point: the parser of the commands in :mod:`stream_app.commands`."""
+"""``stream-app``, the entry point: the parser of the commands in :mod:`stream_app.commands`.
+
+A user mistake is one line on stderr and exit code 2, never a traceback
+(:mod:`stream_app.commands.errors`): a bad flag value, a missing file, an invalid
+setting (a flag or a ``CS_`` variable), an unreachable broker.
+"""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 from stream_app.commands.backfill import add_backfill
 from stream_app.commands.collect import add_collect
 from stream_app.commands.dead_letters import add_dead_letters
+from stream_app.commands.errors import Parser, UsageError, fail
 from stream_app.commands.generate import add_generate
 from stream_app.commands.replay import add_replay
 from stream_app.commands.run import add_run
@@ -32,17 +38,47 @@ COMMANDS = (
 )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="stream-app", description=DESCRIPTION)
-    sub = parser.add_subparsers(dest="command", required=True)
+def build_parser() -> Parser:
+    parser = Parser(prog="stream-app", description=DESCRIPTION)
+    sub: Any = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for add in COMMANDS:
         add(sub)
     return parser
 
 
+def _settings_error(exc: Exception) -> str:
+    """One line of a pydantic ValidationError (a flag or a ``CS_`` variable)."""
+    errors = exc.errors()  # type: ignore[attr-defined]
+    parts = []
+    for err in errors[:3]:
+        name = ".".join(str(p) for p in err.get("loc", ())) or "value"
+        parts.append(
+            f"setting {name} (--{name.replace('_', '-')} or CS_{name.upper()}) = "
+            f"{err.get('input')!r}: {err.get('msg')}"
+        )
+    more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
+    return "; ".join(parts) + more
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    from aiokafka.errors import KafkaConnectionError
+    from pydantic import ValidationError
+
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    prog = f"stream-app {args.command}"
+    try:
+        result: int = args.func(args)
+    except UsageError as exc:
+        return fail(prog, str(exc))
+    except ValidationError as exc:
+        return fail(prog, _settings_error(exc))
+    except KafkaConnectionError as exc:
+        broker = getattr(args, "broker", None)
+        return fail(prog, f"cannot reach the Kafka broker {broker or ''}: {exc}")
+    except OSError as exc:
+        if exc.filename is None:
+            raise
+        return fail(prog, f"{exc.filename}: {exc.strerror}")
     return result
 
 

@@ -15,12 +15,16 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import IO
 
+import orjson
+
 from stream_app.contract import Rejection
 from stream_app.exposition import render
 from stream_app.kpi.core import Outcome, PartitionCore
 from stream_app.kpi.families import Family
 from stream_app.kpi.settings import KpiSettings
-from stream_app.timeorder import CHUNK_LINES, Progress, in_ts_order, scan
+from stream_app.replay_progress import Progress
+from stream_app.timeorder import CHUNK_LINES, in_ts_order, scan
+from stream_app.timeorder import Progress as StepStatus
 from stream_app.timeutil import day_of, day_start, from_us
 
 
@@ -36,53 +40,73 @@ class ReplayResult:
         return self.lines / self.seconds if self.seconds > 0 else float("inf")
 
 
-def _lines(paths: Iterable[Path], progress: IO[str] | None) -> Iterator[bytes]:
-    paths = list(paths)
-    total = sum(p.stat().st_size for p in paths) or 1
-    done = 0
-    started = last = time.monotonic()
-    count = 0
-    for path in paths:
-        with path.open("rb") as fh:
-            for line in fh:
-                done += len(line)
-                count += 1
-                stripped = line.strip()
-                if stripped:
-                    yield stripped
-                if progress is not None and count % 50_000 == 0:
-                    now = time.monotonic()
-                    if now - last >= 1.0:
-                        last = now
-                        rate = count / (now - started)
-                        progress.write(
-                            f"\rreplay: {done * 100 // total:3d}% {count:,} lines {rate:,.0f}/s"
-                        )
-                        progress.flush()
-    if progress is not None and count >= 50_000:
-        progress.write("\n")
+class RejectsWriter:
+    """``--rejects-out``: each rejected line as one JSON object (file, line number, reason,
+    detail, the line's text)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self._fh = self.path.open("wb")
+        self.count = 0
+
+    def write(self, source: Path, lineno: int, rejection: Rejection, raw: bytes) -> None:
+        self.count += 1
+        record = {
+            "file": str(source),
+            "line": lineno,
+            "reason": rejection.reason,
+            "detail": rejection.detail,
+            "text": raw.decode("utf-8", "replace"),
+        }
+        self._fh.write(orjson.dumps(record) + b"\n")
+
+    def close(self) -> None:
+        self._fh.close()
+
+
+#: lines between two progress updates (cheap enough for the hot loop)
+PROGRESS_EVERY = 20_000
 
 
 def replay(
     paths: Iterable[Path | str],
     settings: KpiSettings | None = None,
     as_of: datetime | None = None,
-    progress: IO[str] | None = None,
+    progress: Progress | None = None,
+    rejects: RejectsWriter | None = None,
 ) -> ReplayResult:
-    """Apply every line of ``paths`` to one core; events after ``as_of`` are not counted."""
+    """Apply every line of ``paths`` to one core; events after ``as_of`` are not counted.
+
+    ``progress`` is told the bytes and lines read every :data:`PROGRESS_EVERY` lines;
+    ``rejects`` gets every rejected line with its file and line number."""
     settings = settings or KpiSettings()
     core = PartitionCore(settings)
     until = as_of.timestamp() if as_of is not None else None
     started = time.monotonic()
     lines = 0
+    done = 0
     ingest = core.ingest
-    for raw in _lines((Path(p) for p in paths), progress):
-        lines += 1
-        # lateness clock: --as-of, else the latest event time seen so far (what a live
-        # worker's wall clock was when these events were fresh)
-        now = until if until is not None else core.max_ts
-        ingest(raw, now=now, until=until)
+    rejected = Outcome.REJECTED
+    for path in (Path(p) for p in paths):
+        with path.open("rb") as fh:
+            for lineno, line in enumerate(fh, 1):
+                done += len(line)
+                raw = line.strip()
+                if not raw:
+                    continue
+                lines += 1
+                # lateness clock: --as-of, else the latest event time seen so far (what a
+                # live worker's wall clock was when these events were fresh)
+                now = until if until is not None else core.max_ts
+                outcome, detail = ingest(raw, now=now, until=until)
+                if outcome is rejected and rejects is not None:
+                    rejects.write(path, lineno, detail, raw)  # type: ignore[arg-type]
+                if progress is not None and lines % PROGRESS_EVERY == 0:
+                    progress.update(done, lines)
     core.settle()
+    if progress is not None:
+        progress.update(done, lines)
+        progress.finish()
     seconds = time.monotonic() - started
     if as_of is None:
         latest = core.max_ts if core.max_ts is not None else time.time()
@@ -105,6 +129,7 @@ def write_exposition(result: ReplayResult, out: Path | str | None) -> None:
 __all__ = [
     "Outcome",
     "Rejection",
+    "RejectsWriter",
     "ReplayResult",
     "StepResult",
     "parse_step",
@@ -198,7 +223,7 @@ def replay_steps(
         raise ValueError(f"--to {end.isoformat()} is before --from {start.isoformat()}")
     times = step_times(start, end, step, settings.tz)
     total = _count_steps(start, end, step, settings.tz)
-    shown = Progress(progress, "replay: stepping")
+    shown = StepStatus(progress, "replay: stepping")
     done = 0
     at = next(times, None)
     ingest = core.ingest

@@ -129,11 +129,15 @@ async def test_account_api_and_band_change_events(
             get(base, "/accounts?limit=0"),
             get(base, "/accounts?limit=ten"),
             get(base, "/accounts?limit=1001"),
-            get(base, "/accounts?sort=score"),
+            get(base, "/accounts?sort=name"),
+            get(base, "/accounts?min_mrr=lots"),
+            get(base, "/accounts?status=vip"),
             get(base, f"/accounts/{accounts[0]}?verbose=1"),
         ]
-        by_band = {b: get(base, f"/accounts?band={b}&limit=3") for b in LISTED}
+        by_band = {b: get(base, f"/accounts?band={b}&include=idle_trials&limit=3") for b in LISTED}
         _, lowest = get(base, "/accounts?limit=1000")
+        _, everyone = get(base, "/accounts?include=churned,idle_trials&limit=1000")
+        _, at_risk_money = get(base, "/accounts?status=paying&sort=mrr_at_risk&limit=1000")
     finally:
         worker.stop()
 
@@ -161,16 +165,51 @@ async def test_account_api_and_band_change_events(
     assert [s for s, _ in bad] == [400] * len(bad)
     assert all(b["error"] == "bad request" and b["detail"] for _, b in bad)
 
+    def idle_trial(view: dict[str, Any]) -> bool:
+        days = view["health"]["facts"]["days_since_activity"]
+        return view["subscription"] == "trial" and (days is None or days >= 14)
+
+    # by default: every band but churned, without idle trials, lowest score first
     scores = [e["score"] for e in lowest["accounts"]]
-    assert scores == sorted(scores) and len(scores) == sum(
-        1 for _, v in views.values() if v["health"]["band"] in ("healthy", "at_risk", "critical")
-    )
+    assert scores == sorted(scores)
+    assert {e["account_id"] for e in lowest["accounts"]} == {
+        a
+        for a, (_, v) in views.items()
+        if v["health"]["band"] in ("healthy", "at_risk", "critical") and not idle_trial(v)
+    }
+    assert {e["account_id"] for e in everyone["accounts"]} == {
+        a for a, (_, v) in views.items() if v["health"]["band"] is not None
+    }
     for band, (status, body) in by_band.items():
         assert status == 200 and body["complete"] and body["workers"] == 1
         want = sorted(
             (v["health"]["score"], a) for a, (_, v) in views.items() if v["health"]["band"] == band
         )[:3]
         assert [(e["score"], e["account_id"]) for e in body["accounts"]] == want
+    # an entry carries what the account view says: name, status, MRR, activity, tickets
+    for e in everyone["accounts"]:
+        view = views[e["account_id"]][1]
+        assert (e["name"], e["status"], e["mrr"]) == (
+            view["name"],
+            view["subscription"],
+            view["mrr"],
+        )
+        assert e["open_tickets"] == view["support"]["open_tickets"]
+        assert e["last_active_day"] == view["health"]["facts"]["last_active_day"]
+        assert e["score"] == view["health"]["score"] and e["band"] == view["health"]["band"]
+    # the generator sends names on signups and subscription events (an account with
+    # neither in the history has none yet)
+    named = [e for e in everyone["accounts"] if e["name"]]
+    assert len(named) * 2 >= len(everyone["accounts"]) > 0
+    money = at_risk_money["accounts"]
+    assert money and all(e["status"] == "paying" for e in money)
+    assert [e["mrr_at_risk"] for e in money] == sorted(
+        (e["mrr_at_risk"] for e in money), reverse=True
+    )
+    assert all(
+        e["mrr_at_risk"] == (e["mrr"] if e["band"] in ("at_risk", "critical") else 0.0)
+        for e in money
+    )
     assert by_band["at_risk"][1]["accounts"] or by_band["critical"][1]["accounts"]
 
     # band changes: one record per change, chained, ending on the account's current band

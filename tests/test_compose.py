@@ -187,3 +187,55 @@ def test_the_collector_reaches_kafka_and_is_published_on_loopback(
     assert job["static_configs"][0]["targets"] == [f"collector:{env['CS_COLLECT_PORT']}"]
     parsed = CollectSettings(**{k.removeprefix("CS_").lower(): v for k, v in env.items()})
     assert parsed.collect_origins and all(o.startswith("http") for o in parsed.collect_origins)
+
+
+def _listeners(text: str) -> dict[str, tuple[str, int]]:
+    """``NAME://host:port,...`` -> name -> (host, port)."""
+    out = {}
+    for item in text.split(","):
+        name, _, address = item.partition("://")
+        host, _, port = address.rpartition(":")
+        out[name] = (host, int(port))
+    return out
+
+
+def test_kafka_writes_its_data_into_the_volume(compose: dict[str, Any]) -> None:
+    kafka = services(compose)["kafka"]
+    mounts = dict(str(v).split(":")[:2] for v in kafka["volumes"])
+    assert "kafka-data" in compose["volumes"]
+    # the apache/kafka image writes to /tmp/kraft-combined-logs unless KAFKA_LOG_DIRS says
+    assert kafka["environment"]["KAFKA_LOG_DIRS"] == mounts["kafka-data"]
+
+
+def test_a_producer_on_the_host_reaches_kafka_on_9092(compose: dict[str, Any]) -> None:
+    kafka = services(compose)["kafka"]
+    env = kafka["environment"]
+    bound = _listeners(env["KAFKA_LISTENERS"])
+    advertised = _listeners(env["KAFKA_ADVERTISED_LISTENERS"])
+    protocols = dict(p.split(":") for p in env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"].split(","))
+    published = {}
+    for port in kafka["ports"]:
+        host_ip, host_port, container = str(port).split(":")
+        published[int(container)] = (host_ip, int(host_port))
+    host_side = [n for n, (h, _) in advertised.items() if h in ("127.0.0.1", "localhost")]
+    assert host_side, "no listener advertises an address the host can reach"
+    for name in host_side:
+        container_port = bound[name][1]
+        # what the broker tells a host client to connect to is the published port
+        assert published[container_port] == ("127.0.0.1", advertised[name][1])
+        assert advertised[name][1] == 9092
+    # the containers use a listener advertised under the service name
+    internal = [n for n, (h, _) in advertised.items() if h == "kafka"]
+    assert internal and env["KAFKA_INTER_BROKER_LISTENER_NAME"] in internal
+    inside = f"kafka:{advertised[internal[0]][1]}"
+    svc = services(compose)
+    assert svc["worker-1"]["environment"]["CS_BROKER"] == f"kafka://{inside}"
+    assert f"kafka://{inside}" in svc["generator"]["command"]
+    assert f"--bootstrap-server {inside}" in svc["kafka-init"]["command"][0]
+    assert set(advertised) | {"CONTROLLER"} == set(bound) == set(protocols)
+
+
+def test_it_says_compose_v2_is_required(compose: dict[str, Any]) -> None:
+    header = (ROOT / "docker-compose.yml").read_text().split("\nname:")[0]
+    assert "Compose v2" in header
+    assert compose["name"] == "stream-app"  # the top-level name needs Compose v2

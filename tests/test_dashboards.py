@@ -4,6 +4,7 @@ complete (description, unit, datasource, queries on known metrics and rules)."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +12,7 @@ import yaml
 
 from stream_app.dashboards import BOARDS as BOARD_FACTORIES
 from stream_app.dashboards import OUT_DIR, build, drift, generated, panel_queries
+from stream_app.dashboards.panels import money_unit
 from tests.prom_stack import METRIC_NAME, ROOT, recording_rules
 
 #: metric names the workers export (docs/kpis.md) plus Prometheus' own `up`
@@ -126,6 +128,37 @@ def test_every_panel_is_described_with_units_and_thresholds() -> None:
                 values = [s["value"] for s in steps[1:]]
                 assert values == sorted(values), where
             assert panel["targets"] and all(t["expr"] for t in panel["targets"]), where
+
+
+#: PromQL in a description's plain part: a metric or rule name, a selector, a function
+PROMQL = re.compile(r"cs[_:]|stream_app_|\{|\w\(|\bby \(")
+#: queries whose numbers are money (major units of the reporting currency)
+MONEY = re.compile(r"cs_mrr\b|cs_mrr_movements|cs_revenue|cs:arpa|cs:clv")
+
+
+def test_descriptions_say_it_in_words_first_then_the_formula() -> None:
+    for doc in boards():
+        for panel in panels(doc):
+            where = f"{doc['uid']}: {panel['title']}"
+            plain, formula = panel["description"].split("Formula:", 1)
+            assert len(plain.strip()) > 20 and formula.strip(), where
+            assert not PROMQL.search(plain), f"{where}: PromQL before the formula: {plain!r}"
+
+
+def test_money_panels_carry_the_currency() -> None:
+    money = 0
+    for doc in boards():
+        for panel in panels(doc):
+            if any(MONEY.search(t["expr"]) for t in panel["targets"]):
+                money += 1
+                unit = panel["fieldConfig"]["defaults"]["unit"]
+                assert unit == "currencyUSD", f"{doc['uid']}: {panel['title']}: {unit}"
+    assert money >= 8
+
+
+def test_the_money_unit_follows_the_reporting_currency() -> None:
+    assert money_unit("EUR") == "currencyEUR"
+    assert money_unit("cad") == "suffix: CAD"  # no Grafana unit for it
 
 
 def test_queries_use_known_metrics_and_rules() -> None:

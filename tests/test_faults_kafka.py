@@ -123,9 +123,29 @@ def test_broker_down_for_30s_mid_stream(
         wait_for(lambda: handled(worker.metrics()) >= sent, 240, "catch-up after the outage")
         as_of = datetime.now(UTC)
         live = cs_sum([worker.metrics()])
+        # the log: one warning, reminders, one line when the broker is back (issue 13)
+        log_text = wait_for(
+            lambda: (
+                (text := worker.log_path.read_text(errors="replace"))
+                and "reachable again" in text
+                and text
+            ),
+            60,
+            "the broker-is-back line",
+        )
     finally:
         worker.stop()
     assert diff(live, replayed(events, tmp_path, as_of)) == {}
+    outage = [
+        line
+        for line in log_text.splitlines()
+        if "stream_app.worker.broker" in line or "Kafka broker" in line
+    ]
+    assert sum("unreachable (" in line for line in outage) == 1, outage
+    assert any("still unreachable after 30 s" in line for line in outage), outage
+    assert sum("reachable again" in line for line in outage) == 1, outage
+    reconnects = [line for line in log_text.splitlines() if "Unable connect to" in line]
+    assert len(reconnects) <= 2, reconnects[:5]
 
 
 def test_shuffled_arrival_and_every_event_twice(

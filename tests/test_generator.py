@@ -508,3 +508,20 @@ def test_employee_surveys_are_quarterly_per_team() -> None:
     scores = [int(str(e["score"])) for e in answers if e["survey"] == "enps"]
     enps = 100 * (sum(s >= 9 for s in scores) - sum(s <= 6 for s in scores)) / len(scores)
     assert 0 <= enps <= 50
+def test_live_speed_runs_the_company_faster_with_wall_clock_ts() -> None:
+    """``speed`` (the demo's): one wall-clock hour holds ``speed`` simulated hours of the
+    same company, stamped inside that wall-clock hour, in order."""
+    hour = timedelta(hours=1)
+    real = LiveSimulation(BASE)
+    fast = LiveSimulation(BASE, speed=24)
+    simulated_day = [
+        e for h in range(24) for e in real.events_between(END + h * hour, END + (h + 1) * hour)
+    ]
+    squeezed = fast.events_between(END, END + hour)
+    assert len(squeezed) == len(simulated_day) > 100
+    assert [e["type"] for e in squeezed] == [e["type"] for e in simulated_day]
+    stamps = [ts(e) for e in squeezed]
+    assert stamps == sorted(stamps)
+    assert stamps[0] > END and stamps[-1] < END + hour
+    with pytest.raises(ValueError, match="speed"):
+        LiveSimulation(BASE, speed=0)

@@ -29,9 +29,12 @@ def test_run_shows_live_kpis_and_leaves_nothing_running() -> None:
     env = {**os.environ, "CS_COLLECT_PORT": str(collect_port)}
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, env=env)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert "\x1b" not in proc.stdout and "\r" not in proc.stdout  # piped: plain lines
+    assert "loading history:" in proc.stdout
     last = proc.stdout.split("stream-app live")[-1]
     accepted = int(last.split("events accepted")[1].split()[0].replace(",", ""))
-    mau = int(last.split("MAU")[1].split()[0].replace(",", ""))
+    triple = last.split("DAU / WAU / MAU")[1].split("\n")[0].split("/")
+    mau = int(triple[2].split()[0].replace(",", ""))
     assert accepted > 1000, last
     assert mau > 50, last
     assert "stopped: worker, generator and Kafka are down." in proc.stdout

@@ -21,6 +21,7 @@ import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from stream_app.commands.errors import UsageError, input_file, output_file, positive_int
 from stream_app.contract import Rejection, message_key, parse_event
 from stream_app.produce import bootstrap_of
 from stream_app.worker.deadletter import (
@@ -114,12 +115,14 @@ async def resubmit(broker: str, entries: Iterable[dict[str, Any]]) -> tuple[int,
 
 def add_dead_letters(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dl = sub.add_parser("dead-letters", help="show the dead-letter topic; re-submit fixed events")
-    dl.add_argument("action", choices=["show", "resubmit"])
-    dl.add_argument("file", nargs="?", help="resubmit: the JSONL written by show --out, fixed")
-    dl.add_argument("--broker", default="kafka://127.0.0.1:9092")
-    dl.add_argument("--topic", default="cs-dead-letters")
-    dl.add_argument("--limit", type=int, default=None)
-    dl.add_argument("--out", help="show: also write the records as JSONL here")
+    dl.add_argument("action", choices=["show", "resubmit"], help="show or resubmit")
+    dl.add_argument(
+        "file", nargs="?", type=input_file, help="resubmit: the JSONL written by show --out, fixed"
+    )
+    dl.add_argument("--broker", default="kafka://127.0.0.1:9092", help="Kafka URL")
+    dl.add_argument("--topic", default="cs-dead-letters", help="the dead-letter topic")
+    dl.add_argument("--limit", type=positive_int, help="show at most N records; default: all")
+    dl.add_argument("--out", type=output_file, help="show: also write the records as JSONL here")
     dl.set_defaults(func=cmd_dead_letters)
 
 
@@ -137,11 +140,18 @@ def cmd_dead_letters(args: argparse.Namespace) -> int:
             Path(args.out).write_bytes(b"".join(orjson.dumps(r) + b"\n" for r in records))
         return 0
     if not args.file:
-        print("resubmit needs the JSONL file written by `show --out`", file=sys.stderr)
-        return 2
-    entries = [
-        orjson.loads(line) for line in Path(args.file).read_bytes().splitlines() if line.strip()
-    ]
+        raise UsageError("resubmit needs the JSONL file written by `show --out`")
+    entries = []
+    for n, line in enumerate(Path(args.file).read_bytes().splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise UsageError(f"{args.file} line {n} is not JSON: {exc}") from None
+        if not isinstance(entry, dict):
+            raise UsageError(f"{args.file} line {n} is not a JSON object")
+        entries.append(entry)
     sent, problems = asyncio.run(resubmit(args.broker, entries))
     for problem in problems:
         print(problem, file=sys.stderr)

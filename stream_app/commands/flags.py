@@ -6,15 +6,16 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
+from stream_app.commands.errors import port, positive_int
 from stream_app.contract import TOPICS
-from stream_app.settings import topic_field
+from stream_app.settings import Settings, topic_field
 
-WORKER_FLAGS: dict[str, tuple[type, str]] = {
+WORKER_FLAGS: dict[str, tuple[Any, str]] = {
     "broker": (str, "Kafka URL, e.g. kafka://127.0.0.1:9092 (CS_BROKER)"),
     "app_id": (str, "Faust app id = consumer group (CS_APP_ID)"),
-    "partitions": (int, "partition count of every topic (CS_PARTITIONS)"),
-    "web_host": (str, "bind address of /metrics (CS_WEB_HOST, default 127.0.0.1)"),
-    "web_port": (int, "port of /metrics (CS_WEB_PORT)"),
+    "partitions": (positive_int, "partition count of every topic (CS_PARTITIONS)"),
+    "web_host": (str, "bind address of /metrics and the HTTP API (CS_WEB_HOST)"),
+    "web_port": (port, "port of /metrics and the HTTP API (CS_WEB_PORT)"),
     "timezone": (str, "IANA timezone of calendar days (CS_TIMEZONE)"),
     "groups": (str, "KPI groups to run: all, or names separated by commas (CS_GROUPS)"),
     "data_dir": (str, "Faust data directory (CS_DATA_DIR)"),
@@ -28,10 +29,18 @@ WORKER_FLAGS: dict[str, tuple[type, str]] = {
 
 
 def add_flags(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
-    """Add the ``--<name>`` flags of ``names`` (keys of :data:`WORKER_FLAGS`)."""
+    """Add the ``--<name>`` flags of ``names`` (keys of :data:`WORKER_FLAGS`); the help
+    shows the setting's default (the flag itself defaults to None: the ``CS_`` variable,
+    else the setting's default, applies)."""
     for name in names:
         kind, text = WORKER_FLAGS[name]
-        parser.add_argument("--" + name.replace("_", "-"), dest=name, type=kind, help=text)
+        default = Settings.model_fields[name].default
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=kind,
+            help=f"{text}; default: {default}",
+        )
 
 
 def overrides(args: argparse.Namespace, names: Sequence[str]) -> dict[str, Any]:

@@ -8,41 +8,61 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from stream_app.timeutil import parse_as_of
+from stream_app.commands.errors import (
+    UsageError,
+    output_file,
+    positive_float,
+    positive_int,
+    rfc3339,
+    share,
+)
 
 
 def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     gen = sub.add_parser("generate", help="simulated SaaS company events (JSONL or Kafka)")
-    gen.add_argument("--seed", type=int, default=42)
-    gen.add_argument("--accounts", type=int, default=200)
-    gen.add_argument("--days", type=int, default=30, help="days of history")
-    gen.add_argument("--end", help="RFC 3339 end of the history (default: now)")
-    gen.add_argument("--out", help="JSONL file to write (default: stdout unless --broker)")
+    gen.add_argument("--seed", type=int, default=42, help="random seed (same seed, same events)")
+    gen.add_argument("--accounts", type=positive_int, default=200, help="simulated accounts")
+    gen.add_argument("--days", type=positive_int, default=30, help="days of history")
+    gen.add_argument(
+        "--end", type=rfc3339, help="RFC 3339 end of the history with its offset; default: now"
+    )
+    gen.add_argument(
+        "--out", type=output_file, help="JSONL file to write; default: stdout unless --broker"
+    )
     gen.add_argument("--broker", help="produce to Kafka at this URL instead of a file")
     gen.add_argument("--topic-prefix", default="", help="prefix of the topic names")
-    gen.add_argument("--rate", type=float, help="events per second (default: as fast as possible)")
+    gen.add_argument(
+        "--rate", type=positive_float, help="events per second; default: as fast as possible"
+    )
     gen.add_argument("--live", action="store_true", help="after the history, keep producing live")
-    gen.add_argument("--churn-spike-at", help="RFC 3339 time of an injected churn spike")
-    gen.add_argument("--churn-spike-hours", type=float, default=1.0)
-    gen.add_argument("--duplicates", type=float, default=0.0, help="share of events sent twice")
-    gen.add_argument("--invalid", type=float, default=0.0, help="share of extra invalid events")
+    gen.add_argument(
+        "--churn-spike-at", type=rfc3339, help="RFC 3339 time of an injected churn spike"
+    )
+    gen.add_argument(
+        "--churn-spike-hours", type=positive_float, default=1.0, help="length of the churn spike"
+    )
+    gen.add_argument("--duplicates", type=share, default=0.0, help="share of events sent twice")
+    gen.add_argument("--invalid", type=share, default=0.0, help="share of extra invalid events")
     gen.set_defaults(func=cmd_generate)
 
 
 def _config(args: argparse.Namespace) -> Any:
     from stream_app.generator import GeneratorConfig
 
-    end = parse_as_of(args.end) if args.end else datetime.now(UTC).replace(microsecond=0)
-    return GeneratorConfig(
-        seed=args.seed,
-        accounts=args.accounts,
-        days=args.days,
-        end=end,
-        churn_spike_at=parse_as_of(args.churn_spike_at) if args.churn_spike_at else None,
-        churn_spike_hours=args.churn_spike_hours,
-        duplicate_ratio=args.duplicates,
-        invalid_ratio=args.invalid,
-    )
+    end = args.end or datetime.now(UTC).replace(microsecond=0)
+    try:
+        return GeneratorConfig(
+            seed=args.seed,
+            accounts=args.accounts,
+            days=args.days,
+            end=end,
+            churn_spike_at=args.churn_spike_at,
+            churn_spike_hours=args.churn_spike_hours,
+            duplicate_ratio=args.duplicates,
+            invalid_ratio=args.invalid,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def cmd_generate(args: argparse.Namespace) -> int:

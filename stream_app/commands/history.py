@@ -10,6 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from stream_app.commands.errors import input_file, rfc3339
 from stream_app.commands.flags import add_flags, overrides
 
 STEP_HELP = "step between expositions: Nm, Nh (fixed) or Nd (calendar days), e.g. 1h, 1d"
@@ -20,9 +21,12 @@ def add_step_flags(parser: argparse.ArgumentParser, *, default_step: str | None)
     parser.add_argument(
         "--from",
         dest="start",
+        type=rfc3339,
         help="RFC 3339 time of the first step (default: 00:00 of the first event's day)",
     )
-    parser.add_argument("--to", dest="end", help="RFC 3339 last time (default: the latest event)")
+    parser.add_argument(
+        "--to", dest="end", type=rfc3339, help="RFC 3339 last time (default: the latest event)"
+    )
     parser.add_argument("--step", default=default_step, help=STEP_HELP)
 
 
@@ -32,7 +36,7 @@ def add_backfill(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
         help="JSONL files in, a Prometheus data directory with the history of every cs_* "
         "metric and recording rule out",
     )
-    bf.add_argument("files", nargs="+", type=Path)
+    bf.add_argument("files", nargs="+", type=input_file, help="JSONL files, one event a line")
     bf.add_argument(
         "--prometheus-data", required=True, type=Path, help="the Prometheus data directory"
     )
@@ -40,7 +44,7 @@ def add_backfill(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     bf.add_argument("--promtool", help="promtool binary (default: on PATH)")
     bf.add_argument("--prometheus", help="prometheus binary (default: on PATH)")
     bf.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
-    add_flags(bf, ["timezone"])
+    add_flags(bf, ["timezone", "groups"])
     bf.set_defaults(func=cmd_backfill)
 
 
@@ -50,11 +54,8 @@ def _fail(message: str) -> int:
 
 
 def _times(args: argparse.Namespace) -> tuple[datetime | None, datetime | None]:
-    from stream_app.timeutil import parse_as_of
-
-    start = parse_as_of(args.start) if args.start else None
-    end = parse_as_of(args.end) if args.end else None
-    return start, end
+    """--from and --to (already parsed by their argument type)."""
+    return args.start, args.end
 
 
 def _common(args: argparse.Namespace) -> tuple[Any, datetime | None, datetime | None]:
@@ -69,7 +70,7 @@ def _common(args: argparse.Namespace) -> tuple[Any, datetime | None, datetime | 
         raise ValueError(f"no such file: {', '.join(missing)}")
     parse_step(args.step)
     try:
-        settings = KpiSettings(**overrides(args, ["timezone"]))
+        settings = KpiSettings(**overrides(args, ["timezone", "groups"]))
     except ValidationError as exc:
         first = exc.errors()[0]
         raise ValueError(f"{'.'.join(map(str, first['loc']))}: {first['msg']}") from None

@@ -10,7 +10,7 @@ from stream_app.commands.flags import WORKER_FLAGS, add_flags, overrides
 def add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     worker = sub.add_parser("worker", help="run the Faust worker")
     add_flags(worker, list(WORKER_FLAGS))
-    worker.add_argument("--loglevel", default="info")
+    worker.add_argument("--loglevel", default="info", help="log level: debug, info, warning, error")
     worker.set_defaults(func=cmd_worker)
 
 

@@ -30,6 +30,46 @@ Rows = list[tuple[str, Panels]]
 
 NEUTRAL: Steps = [(None, "blue")]
 
+#: the ISO 4217 codes Grafana has a currency unit for ("currencyUSD" …)
+GRAFANA_CURRENCIES = frozenset(
+    [
+        "USD",
+        "GBP",
+        "EUR",
+        "JPY",
+        "RUB",
+        "UAH",
+        "BRL",
+        "DKK",
+        "ISK",
+        "NOK",
+        "SEK",
+        "CZK",
+        "CHF",
+        "PLN",
+        "BTC",
+        "ZAR",
+        "INR",
+        "KRW",
+        "IDR",
+        "PHP",
+        "VND",
+        "HUF",
+    ]
+)
+
+
+def money_unit(currency: str | None = None) -> str:
+    """The Grafana unit of money panels: the reporting currency (``CS_CURRENCY`` when the
+    boards are generated; the committed boards use the default, USD), a suffix for a
+    currency Grafana has no unit for."""
+    if currency is None:
+        from stream_app.kpi.settings import KpiSettings
+
+        currency = KpiSettings().currency
+    code = currency.upper()
+    return f"currency{code}" if code in GRAFANA_CURRENCIES else f"suffix: {code}"
+
 
 def thresholds(steps: Steps) -> dashboard.ThresholdsConfig:
     return (

@@ -21,31 +21,34 @@ def rows() -> Rows:
             [
                 stat_panel(
                     "Workers up",
-                    'sum(up{job="stream-app"}): workers Prometheus can scrape.',
+                    'Workers Prometheus can reach now. Formula: sum(up{job="stream-app"}).',
                     [('sum(up{job="stream-app"})', "up")],
                     "short",
                 ),
                 stat_panel(
                     "KPI freshness",
-                    "cs:kpi_staleness_seconds = time() - the newest "
-                    "stream_app_last_batch_timestamp_seconds: seconds since a worker "
-                    "last applied a batch. KpisStale pages after 15 minutes.",
+                    "Seconds since a worker last applied a batch; KpisStale pages after "
+                    "15 minutes. Formula: cs:kpi_staleness_seconds = time() - the newest "
+                    "stream_app_last_batch_timestamp_seconds.",
                     [("cs:kpi_staleness_seconds", "staleness")],
                     "s",
                     STALENESS,
                 ),
                 stat_panel(
                     "Consumer lag",
-                    "cs:consumer_lag:sum = sum(stream_app_consumer_lag): messages of "
-                    "the event topics not yet committed (highwater - committed offset).",
+                    "Messages of the event topics the workers have not handled yet. "
+                    "Formula: cs:consumer_lag:sum = sum(stream_app_consumer_lag) "
+                    "(highwater - committed offset).",
                     [("cs:consumer_lag:sum", "lag")],
                     "short",
                     LAG,
                 ),
                 stat_panel(
                     "Rejected share (5 m)",
+                    "Share of the incoming events rejected as invalid in the last 5 "
+                    "minutes; RejectedEventsHigh fires above 5 %. Formula: "
                     "cs:events_rejected:ratio_rate5m = rejected / (accepted + duplicates "
-                    "+ rejected) over 5 minutes. RejectedEventsHigh above 5 %.",
+                    "+ rejected).",
                     [("cs:events_rejected:ratio_rate5m", "rejected")],
                     "percentunit",
                     REJECTED,
@@ -57,16 +60,17 @@ def rows() -> Rows:
             [
                 time_panel(
                     "Events per second by type",
-                    "sum by (type) (rate(cs_events_total[$__rate_interval])): accepted "
-                    "events (each event_id once).",
+                    "Accepted events per second, by type (each event_id once). Formula: "
+                    "sum by (type) (rate(cs_events_total[$__rate_interval])).",
                     [(f"sum by (type) (rate(cs_events_total[{RATE}]))", "{{type}}")],
                     "ops",
                     stacked=True,
                 ),
                 time_panel(
                     "Rejected events per second by reason",
-                    "sum by (reason) (rate(cs_events_rejected_total[$__rate_interval])); "
-                    "the events are in the dead-letter topic. Duplicates: "
+                    "Rejected events per second, by reason; they are in the dead-letter "
+                    "topic. Formula: sum by (reason) "
+                    "(rate(cs_events_rejected_total[$__rate_interval])); duplicates: "
                     "cs_events_duplicate_total.",
                     [
                         (
@@ -79,8 +83,9 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Consumer lag by topic",
-                    "sum by (topic) (stream_app_consumer_lag): highwater - committed "
-                    "offset over the partitions each worker owns.",
+                    "Messages not handled yet, per event topic. Formula: sum by (topic) "
+                    "(stream_app_consumer_lag): highwater - committed offset over the "
+                    "partitions each worker owns.",
                     [("sum by (topic) (stream_app_consumer_lag)", "{{topic}}")],
                     "short",
                     LAG,
@@ -88,8 +93,8 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "KPI freshness by worker",
-                    "time() - stream_app_last_batch_timestamp_seconds: seconds since each "
-                    "worker applied its last batch.",
+                    "Seconds since each worker applied its last batch. Formula: "
+                    "time() - stream_app_last_batch_timestamp_seconds.",
                     [("time() - stream_app_last_batch_timestamp_seconds", "{{instance}}")],
                     "s",
                     STALENESS,
@@ -101,8 +106,9 @@ def rows() -> Rows:
             [
                 time_panel(
                     "Messages per second by outcome",
-                    "sum by (outcome) (rate(stream_app_messages_total[$__rate_interval])): "
-                    "applied, duplicate, rejected or redelivered (after a restart).",
+                    "Messages handled per second: applied, duplicate, rejected, or "
+                    "redelivered after a restart. Formula: sum by (outcome) "
+                    "(rate(stream_app_messages_total[$__rate_interval])).",
                     [
                         (
                             f"sum by (outcome) (rate(stream_app_messages_total[{RATE}]))",
@@ -113,20 +119,22 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Partitions owned by worker",
-                    "stream_app_partitions_owned: partitions of the event topics each "
-                    "worker owns; a change is a rebalance.",
+                    "Partitions of the event topics each worker owns; a change is a "
+                    "rebalance. Formula: stream_app_partitions_owned.",
                     [("stream_app_partitions_owned", "{{instance}}")],
                     "short",
                 ),
                 time_panel(
                     "KPI group errors",
-                    "sum by (group) (increase(cs_kpi_errors_total[$__rate_interval])): "
-                    "events a KPI group failed to apply (a bug; see the worker log).",
+                    "Events a KPI group failed to apply, by group (a bug; see the worker "
+                    "log). Formula: sum by (group) "
+                    "(increase(cs_kpi_errors_total[$__rate_interval])).",
                     [(f"sum by (group) (increase(cs_kpi_errors_total[{RATE}]))", "{{group}}")],
                     "short",
                 ),
                 time_panel(
                     "Batches per second",
+                    "Record batches each worker applies per second. Formula: "
                     "sum by (instance) (rate(stream_app_batches_total[$__rate_interval])).",
                     [
                         (

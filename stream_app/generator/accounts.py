@@ -80,6 +80,7 @@ class Account:
     pending: list[Pending] = field(default_factory=list)
     pending_n: int = 0
     tickets: int = 0
+    name: str = ""  # the account's name, sent as ``account_name`` (signups, subscriptions)
 
     def schedule(self, ts_us: int, kind: str, user: int = 0, text: str = "", num: int = 0) -> None:
         heapq.heappush(self.pending, (ts_us, self.pending_n, kind, user, text, num))
@@ -129,6 +130,68 @@ def choose_plan(rng: Random, n_users: int) -> int:
     return rng.choices(range(len(PLANS)), weights)[0]
 
 
+_NAME_FIRST = (
+    "Acme",
+    "Blue",
+    "Bright",
+    "Cedar",
+    "Delta",
+    "Echo",
+    "Fable",
+    "Granite",
+    "Harbor",
+    "Iron",
+    "Juniper",
+    "Kite",
+    "Lumen",
+    "Maple",
+    "North",
+    "Orbit",
+    "Pine",
+    "Quartz",
+    "River",
+    "Summit",
+    "Tidal",
+    "Umber",
+    "Vertex",
+    "Willow",
+)
+_NAME_SECOND = (
+    "Analytics",
+    "Bakery",
+    "Cloud",
+    "Dental",
+    "Energy",
+    "Freight",
+    "Foods",
+    "Health",
+    "Labs",
+    "Legal",
+    "Logistics",
+    "Media",
+    "Motors",
+    "Robotics",
+    "Software",
+    "Studios",
+    "Systems",
+    "Textiles",
+    "Travel",
+    "Ventures",
+)
+_NAME_SUFFIX = ("Inc", "Ltd", "GmbH", "SAS", "LLC", "BV", "AB", "Co")
+
+
+def company_name(account_id: str) -> str:
+    """A readable, deterministic company name for an account id (no random draw, so
+    every other stream of the simulation stays as it was)."""
+    n = int.from_bytes(account_id.encode(), "big") * 2654435761 >> 7
+    first = _NAME_FIRST[n % len(_NAME_FIRST)]
+    n //= len(_NAME_FIRST)
+    second = _NAME_SECOND[n % len(_NAME_SECOND)]
+    n //= len(_NAME_SECOND)
+    return f"{first} {second} {_NAME_SUFFIX[n % len(_NAME_SUFFIX)]}"
+
+
 def make_account(cfg: GeneratorConfig, idx: int, start_us: int, end_us: int) -> Account:
     """Account ``idx`` with its users and its state at ``start_us`` (the window start)."""
     rng = derived_rng(cfg.seed, "account", idx)
@@ -150,6 +213,7 @@ def make_account(cfg: GeneratorConfig, idx: int, start_us: int, end_us: int) -> 
             signup_us = in_hours
     support_rng = derived_rng(cfg.seed, "support", idx)
     acct = Account(idx, account_id, health, local_off_us, sdk_tz, rng, support_rng, signup_us)
+    acct.name = company_name(account_id)
     acct.churn_base = 0.015 + 0.085 * (1.0 - health) ** 1.5
     _make_users(cfg, acct, start_us)
     _init_billing(acct, start_us)

@@ -158,6 +158,7 @@ def _subscription(acct: Account, rng: Random, sink: DaySink, ts: int, kind: str)
             "plan": plan.name,
             "mrr": plan.mrr,
             "currency": CURRENCY,
+            "account_name": acct.name,
         },
     )
 

@@ -30,7 +30,13 @@ class LiveSimulation:
     pass the resolved :attr:`cfg` to :func:`generate_history` to pair the two.
     """
 
-    def __init__(self, cfg: GeneratorConfig) -> None:
+    def __init__(self, cfg: GeneratorConfig, speed: float = 1.0) -> None:
+        if not speed > 0:
+            raise ValueError(f"speed must be > 0, not {speed}")
+        #: simulated seconds per wall-clock second after the history's end (1: real time;
+        #: the demo runs faster so that its table moves every second). The events keep
+        #: the wall clock in ``ts``: a simulated instant s is stamped end + (s - end) / speed.
+        self.speed = speed
         self._company = Company(cfg, activity_stream="live")
         self.cfg = self._company.cfg
         self._history_end_us = self._company.end_us
@@ -50,13 +56,15 @@ class LiveSimulation:
         """Events with ``start <= ts < end`` not returned before, in ascending ``ts`` order.
 
         Events of a skipped stretch (before ``start`` and after the previous call) are lost,
-        like a consumer that was not listening; intervals must be timezone-aware.
+        like a consumer that was not listening; intervals must be timezone-aware. With a
+        ``speed`` other than 1, ``start`` and ``end`` are wall-clock times: the events of
+        the simulated stretch they stand for are returned, stamped with the wall clock.
         """
         if start.utcoffset() is None or end.utcoffset() is None:
             raise ValueError("start and end must be timezone-aware")
         # the bounds apply to the ts as written (whole milliseconds)
-        low = max(ceil_ms(to_us(start)), self._first_us)
-        high = ceil_ms(to_us(end))
+        low = max(ceil_ms(self._simulated(to_us(start))), self._first_us)
+        high = ceil_ms(self._simulated(to_us(end)))
         company, buffer = self._company, self._buffer
         while company.next_day * US_PER_DAY < high:
             day_start = company.next_day * US_PER_DAY
@@ -68,6 +76,20 @@ class LiveSimulation:
         while buffer and buffer[0][0] < high:
             ts, tz, event = buffer.popleft()
             if ts >= low:
-                event["ts"] = fmt(ts, tz)
+                event["ts"] = fmt(self._wall(ts), tz)
                 out.append(event)
         return self._noise.apply(out)
+
+    def _simulated(self, wall_us: int) -> int:
+        """The simulated instant a wall-clock instant stands for."""
+        if self.speed == 1.0:
+            return wall_us
+        end = self._history_end_us
+        return end + int((wall_us - end) * self.speed)
+
+    def _wall(self, simulated_us: int) -> int:
+        """The wall-clock ``ts`` of a simulated instant (whole milliseconds, monotonic)."""
+        if self.speed == 1.0:
+            return simulated_us
+        end = self._history_end_us
+        return floor_ms(end + int((simulated_us - end) / self.speed))

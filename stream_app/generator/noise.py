@@ -18,7 +18,7 @@ INVALID_KINDS = (
 )
 UNKNOWN_TYPES = ("app_opened", "user_logged_in", "trial_started", "SESSION_STARTED")
 _NUMERIC = ("mrr", "amount", "score", "contacts")
-_OPTIONAL = frozenset({"reason"})
+_OPTIONAL = frozenset({"reason", "account_name"})  # dropping one is still valid
 _BAD_SCORES = {"nps": (-1, 11, 12, 100), "csat": (0, 6, 10), "ces": (0, 8, 10)}
 _BAD_EMPLOYEE_SCORES = {"enps": (-1, 11, 12), "satisfaction": (0, 6, 10)}
 _BY_POSITION = itemgetter(0)

@@ -37,6 +37,7 @@ def pending_day(acct: Account, rng: Random, sink: DaySink, active: bool) -> None
             acct.join(j)
             base["type"] = "user_signed_up"
             base["user_id"] = user.user_id
+            base["account_name"] = acct.name
             sink.add(ts, base, acct.sdk_tz)
         elif kind == "milestone":
             if not user.joined or not active:

@@ -318,6 +318,22 @@ class PartitionCore:
                 view.update(group.describe(acct.groups[group.name], ctx))
         return view
 
+    def summaries(
+        self, as_of: datetime, key_field: str = "account_id"
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(key, the merged :meth:`KpiGroup.summary` of every group keyed by ``key_field``)
+        for each key of this partition: the rows of account lists."""
+        self.settle()
+        ctx = self.context(as_of)
+        groups = [g for g in self.groups if g.key_field == key_field]
+        for key, state in self.keys[key_field].items():
+            row: dict[str, Any] = {}
+            for group in groups:
+                slice_ = state.groups.get(group.name)
+                if slice_ is not None:
+                    row.update(group.summary(slice_, ctx))
+            yield key, row
+
     def families(self, as_of: datetime) -> list[Family]:
         """Every ``cs_*`` family as of ``as_of`` (event time)."""
         self.settle()

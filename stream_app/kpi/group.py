@@ -92,6 +92,12 @@ class KpiGroup(ABC, Generic[S]):
         """JSON view of one account's state (for the per-account API)."""
         return {}
 
+    def summary(self, state: S, ctx: ReadContext) -> dict[str, Any]:
+        """A few flat facts of one account for account lists (``GET /accounts``): cheap to
+        read for every account, JSON-able scalars or short lists. The core merges every
+        group's summary (:meth:`PartitionCore.summaries`); names must not clash."""
+        return {}
+
     @abstractmethod
     def dump(self, state: S) -> Any:
         """JSON-able form of the state (compact)."""

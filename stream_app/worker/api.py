@@ -7,9 +7,11 @@ account's partition: murmur2(account_id) over the partitions of the state table'
 changelog, which is the account's source partition when producers use the default
 (Java / aiokafka) partitioner with the account id as the key, as the contract asks.
 
-``GET /accounts?band=critical&limit=50``: the lowest-scoring accounts (of that band;
-without ``band``, of every band except churned). The worker that receives it asks the
-other workers of the table (``local=1``) and merges their answers.
+``GET /accounts?status=paying&band=critical&min_mrr=100&sort=mrr_at_risk&limit=50``: the
+account list (:mod:`stream_app.worker.account_list`: name, status, MRR, score and band,
+weakest components, last active day, open tickets; churned accounts and idle trials only
+when asked). The worker that receives it asks the other workers of the table
+(``local=1``) and merges their answers.
 
 Everything here takes what it reads as arguments (the Faust app, the state table, the
 worker's :class:`PartitionStates`); the worker shell (``app.py``) calls
@@ -20,39 +22,25 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import orjson
 from aiokafka.partitioner import murmur2
 
-from stream_app.kpi.groups.health.score import BANDS, CHURNED, Health
 from stream_app.timeutil import utc_now
+from stream_app.worker.account_list import ListQuery, list_accounts, merge, parse_list_query
 
 if TYPE_CHECKING:
     import faust
     from faust.types import TableT
 
-    from stream_app.kpi.core import PartitionCore
     from stream_app.worker.state import PartitionStates
 
 log = logging.getLogger(__name__)
 
 MAX_ACCOUNT_ID = 128  # as in the event contract
-DEFAULT_LIMIT, MAX_LIMIT = 50, 1000
-LIST_BANDS = (*BANDS, CHURNED)
 PEER_TIMEOUT_S = 5.0
-HEALTH_GROUP = "health"  # the KPI group that ranks accounts by health
-
-
-@runtime_checkable
-class RanksAccounts(Protocol):
-    """A KPI group that ranks its accounts (the health group)."""
-
-    def ranking(
-        self, states: Mapping[str, Any], day: int, bands: Collection[str]
-    ) -> list[tuple[str, Health]]: ...
 
 
 def _json(web: Any, body: dict[str, Any], status: int = 200) -> Any:
@@ -92,53 +80,6 @@ def account_view(
         "served_by": served_by,
         **view,
     }
-
-
-def _entry(account_id: str, health: Health, partition: int) -> dict[str, Any]:
-    weakest = min(health.components.items(), key=lambda item: item[1].score, default=None)
-    return {
-        "account_id": account_id,
-        "score": health.score,
-        "band": health.band,
-        "weakest_component": weakest[0] if weakest else None,
-        "partition": partition,
-    }
-
-
-def local_ranking(
-    cores: Iterable[PartitionCore], band: str | None, limit: int
-) -> list[dict[str, Any]]:
-    """The lowest-scoring accounts of ``cores`` (of ``band``; else of every non-churned
-    band)."""
-    out: list[dict[str, Any]] = []
-    as_of = utc_now()
-    wanted = BANDS if band is None else (band,)
-    for core in cores:
-        group = core.group(HEALTH_GROUP)
-        if not isinstance(group, RanksAccounts):
-            continue
-        day = core.context(as_of).as_of_day
-        for account_id, health in group.ranking(core.group_states(group), day, wanted):
-            out.append(_entry(account_id, health, core.partition))
-    out.sort(key=lambda e: (e["score"], e["account_id"]))
-    return out[:limit]
-
-
-def parse_list_query(query: Any) -> tuple[str | None, int, bool] | str:
-    """(band, limit, local) from the query string, or what is wrong with it."""
-    unknown = sorted(set(query) - {"band", "limit", "local"})
-    if unknown:
-        return f"unknown parameter(s) {', '.join(unknown)}; use band, limit"
-    band = query.get("band") or None
-    if band is not None and band not in LIST_BANDS:
-        return f"band must be one of {', '.join(LIST_BANDS)}, not {band!r}"
-    text = query.get("limit", str(DEFAULT_LIMIT))
-    if not text.isdigit() or not 1 <= int(text) <= MAX_LIMIT:
-        return f"limit must be an integer from 1 to {MAX_LIMIT}, not {text!r}"
-    local = query.get("local", "0")
-    if local not in ("0", "1"):
-        return f"local must be 0 or 1, not {local!r}"
-    return band, int(text), local == "1"
 
 
 async def _peer_rankings(
@@ -195,23 +136,22 @@ def register_api(app: faust.App, table: TableT, states: PartitionStates, partiti
 
     @app.page("/accounts")
     async def accounts(web: Any, request: Any) -> Any:
-        parsed = parse_list_query(request.query)
-        if isinstance(parsed, str):
-            return _error(web, 400, "bad request", parsed)
-        band, limit, local = parsed
-        entries = local_ranking(states.owned(), band, limit)
+        query: ListQuery | str = parse_list_query(request.query)
+        if isinstance(query, str):
+            return _error(web, 400, "bad request", query)
+        as_of = utc_now()
+        entries = list_accounts(states.owned(), query, as_of)
         failed: list[str] = []
         workers = 1
-        if not local:
+        if not query.local:
             more, failed, workers = await _peer_rankings(app, table, request)
-            entries = sorted([*entries, *more], key=lambda e: (e["score"], e["account_id"]))
+            entries = merge([entries, more], query)
         body = {
-            "as_of": utc_now().isoformat(),
-            "band": band,
-            "limit": limit,
+            "as_of": as_of.isoformat(),
+            **query.echo(),
             "workers": workers,
             "complete": not failed,
             "unreachable": failed,
-            "accounts": entries[:limit],
+            "accounts": entries,
         }
         return _json(web, body)

@@ -28,6 +28,7 @@ from stream_app.worker.batching import install_batch_consumer
 from stream_app.worker.broker_auth import broker_credentials
 from stream_app.worker.deadletter import dead_letter_headers
 from stream_app.worker.lag import ConsumerLagCollector
+from stream_app.worker.outage_log import watch_broker_outages
 from stream_app.worker.outbox import publish_outbox
 from stream_app.worker.state import PartitionStates
 
@@ -324,4 +325,8 @@ def build_worker(settings: Settings, registry: CollectorRegistry | None = None) 
     # aiokafka logs every produced record at DEBUG: a cost per changelog record even when
     # no handler prints it
     logging.getLogger("aiokafka").setLevel(logging.INFO)
-    return KpiWorker(settings, registry)
+    worker = KpiWorker(settings, registry)
+    # a broker outage: one warning, reminders, one line when it is back (not hundreds
+    # of aiokafka reconnect errors)
+    watch_broker_outages(worker.app, settings.broker)
+    return worker

@@ -253,7 +253,9 @@ FACT_CASES = [
             ev("survey_answered", eid="4", ts="2025-09-01T08:00:00Z", survey="csat", score=1),
             ev("survey_answered", eid="5", ts="2026-03-02T08:00:00Z", survey="ces", score=7),
         ],
-        {"nps": 0.0, "nps_answers": 2, "csat": None, "open_tickets": None},
+        # no ticket ever: 0 open tickets, as support.open_tickets says (issue 13); the
+        # support component is left out of the score (test_no_ticket_leaves_support_out)
+        {"nps": 0.0, "nps_answers": 2, "csat": None, "open_tickets": 0},
         id="sentiment-from-latest-answers-in-180d",
     ),
     pytest.param(
@@ -276,6 +278,7 @@ def test_facts_from_events(events: list[bytes], expected: dict[str, Any]) -> Non
     assert view is not None
     facts = view["health"]["facts"]
     assert {k: facts[k] for k in expected} == expected
+    assert facts["open_tickets"] == view["support"]["open_tickets"]
 
 
 # -- the band distribution as of T -------------------------------------------------------
@@ -902,3 +905,11 @@ def test_account_view_of_surveys_and_support() -> None:
         "resolved_first_contact": 1,
         "mean_resolution_seconds": 1800.0,
     }
+
+
+def test_no_ticket_leaves_support_out() -> None:
+    core = core_of([ev("session_started", eid="1", ts="2026-03-09T08:00:00Z")])
+    view = core.describe("acme", T)
+    assert view is not None
+    assert view["health"]["facts"]["open_tickets"] == 0 == view["support"]["open_tickets"]
+    assert "support_burden" in view["health"]["left_out"]

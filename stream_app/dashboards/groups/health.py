@@ -59,8 +59,9 @@ def headline() -> Panels:
     return [
         stat_panel(
             "NPS (90 d)",
-            "cs:nps:score = 100 x (promoters 9-10 - detractors 0-6) / all NPS "
-            "answers of 90 days. Above 0 is good, 20 great, 50 excellent.",
+            "Net Promoter Score of the last 90 days: promoters minus detractors, in "
+            "points. Above 0 is good, 20 great, 50 excellent. Formula: cs:nps:score = "
+            "100 x (answers 9-10 - answers 0-6) / all NPS answers.",
             [("cs:nps:score", "NPS")],
             "none",
             NPS,
@@ -69,7 +70,8 @@ def headline() -> Panels:
         ),
         band_panel(
             "Accounts by health band",
-            "sum by (band) (cs_accounts_by_health): accounts per health band.",
+            "Accounts that are not churned, by health band (healthy, at risk, "
+            "critical). Formula: sum by (band) (cs_accounts_by_health).",
             "sum by (band) (cs_accounts_by_health)",
             w=12,
             h=8,
@@ -88,9 +90,10 @@ def rows() -> Rows:
             [
                 stat_panel(
                     "NPS",
+                    "Net Promoter Score of the last 90 days: promoters minus detractors, "
+                    "in points. Above 0 is good, 20 great, 50 excellent. Formula: "
                     "cs:nps:score = 100 x (answers 9-10 - answers 0-6) / all NPS answers "
-                    "of 90 days (cs_survey_responses). Above 0 is good, 20 great, 50 "
-                    "excellent.",
+                    "(cs_survey_responses).",
                     [("cs:nps:score", "NPS")],
                     "none",
                     NPS,
@@ -98,16 +101,18 @@ def rows() -> Rows:
                 ),
                 stat_panel(
                     "CSAT",
-                    "cs:csat:ratio = CSAT answers rated 4 or 5 / all CSAT answers of 90 "
-                    "days. 75-85 % is good.",
+                    "Share of satisfied customers (CSAT answers rated 4 or 5) in the last "
+                    "90 days. 75-85 % is good. Formula: cs:csat:ratio = answers 4-5 / all "
+                    "CSAT answers.",
                     [("cs:csat:ratio", "CSAT")],
                     "percentunit",
                     CSAT,
                 ),
                 stat_panel(
                     "CES (1-7, lower is better)",
-                    "cs:ces:mean = sum(score x answers) / answers of the CES survey "
-                    "(1-7) over 90 days. 1-3 is good on a 7-point scale.",
+                    "How much effort customers say it took to get things done, on average "
+                    "(1-7, lower is better; 1-3 is good), last 90 days. Formula: "
+                    "cs:ces:mean = sum(score x answers) / answers of the CES survey.",
                     [("cs:ces:mean", "CES")],
                     "none",
                     CES_7,
@@ -115,21 +120,24 @@ def rows() -> Rows:
                 ),
                 stat_panel(
                     "Survey answers",
-                    'cs_survey_responses{window="90d"} summed by survey.',
+                    "Survey answers of the last 90 days, per survey. Formula: "
+                    'sum by (survey) (cs_survey_responses{window="90d"}).',
                     [('sum by (survey) (cs_survey_responses{window="90d"})', "{{survey}}")],
                     "short",
                 ),
                 time_panel(
                     "NPS",
-                    "cs:nps:score over time; dashed lines at 0, 20 and 50.",
+                    "Net Promoter Score over time; dashed lines at 0 (good), 20 (great) "
+                    "and 50 (excellent). Formula: cs:nps:score.",
                     [("cs:nps:score", "NPS")],
                     "none",
                     NPS,
                 ),
                 bar_panel(
                     "NPS answers by score",
-                    'cs_survey_responses{survey="nps"} by score: detractors 0-6, '
-                    "passives 7-8, promoters 9-10.",
+                    "NPS answers of the last 90 days per score: detractors 0-6, passives "
+                    '7-8, promoters 9-10. Formula: cs_survey_responses{survey="nps"} '
+                    "by score.",
                     [
                         (
                             'sum by (score) (cs_survey_responses{survey="nps",window="90d"})',
@@ -145,33 +153,38 @@ def rows() -> Rows:
             [
                 stat_panel(
                     "First-contact resolution",
-                    "cs:first_contact_resolution_30d:ratio = tickets resolved at the "
-                    "first contact / tickets resolved in 30 days.",
+                    "Share of the tickets resolved in 30 days that took a single contact. "
+                    "Formula: cs:first_contact_resolution_30d:ratio = resolved at the "
+                    "first contact / resolved.",
                     [("cs:first_contact_resolution_30d:ratio", "FCR")],
                     "percentunit",
                 ),
                 stat_panel(
                     "Mean time to resolve",
-                    "cs:mttr_seconds = _gsum / _gcount of cs_ticket_resolution_seconds, "
-                    "summed over the workers first.",
+                    "Mean time from opening a ticket to resolving it, tickets resolved in "
+                    "30 days. Formula: cs:mttr_seconds = _gsum / _gcount of "
+                    "cs_ticket_resolution_seconds, summed over the workers first.",
                     [("cs:mttr_seconds", "MTTR")],
                     "s",
                 ),
                 stat_panel(
                     "Tickets resolved",
-                    'cs_tickets_resolved{window="30d"}: ticket resolutions in 30 days.',
+                    "Tickets resolved in the last 30 days. Formula: "
+                    'sum(cs_tickets_resolved{window="30d"}).',
                     [('sum(cs_tickets_resolved{window="30d"})', "resolved")],
                     "short",
                 ),
                 stat_panel(
                     "Tickets opened",
-                    'cs_tickets_opened{window="30d"}: tickets opened in 30 days.',
+                    "Tickets opened in the last 30 days. Formula: "
+                    'sum(cs_tickets_opened{window="30d"}).',
                     [('sum(cs_tickets_opened{window="30d"})', "opened")],
                     "short",
                 ),
                 time_panel(
                     "Tickets opened by channel (30 d)",
-                    'cs_tickets_opened{window="30d"} summed by channel.',
+                    "Tickets opened in the last 30 days, per channel. Formula: "
+                    'sum by (channel) (cs_tickets_opened{window="30d"}).',
                     [
                         (
                             'sum by (channel) (cs_tickets_opened{window="30d"})',
@@ -183,8 +196,9 @@ def rows() -> Rows:
                 ),
                 band_panel(
                     "Accounts by health band",
-                    "sum by (band) (cs_accounts_by_health): accounts in each health band "
-                    "from usage, surveys, tickets and billing.",
+                    "Accounts in each health band, judged from usage, surveys, tickets "
+                    "and billing (docs/health.md). Formula: "
+                    "sum by (band) (cs_accounts_by_health).",
                     "sum by (band) (cs_accounts_by_health)",
                     w=12,
                 ),

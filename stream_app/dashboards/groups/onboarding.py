@@ -12,8 +12,9 @@ def headline() -> Panels:
     return [
         stat_panel(
             "Activation (30 d)",
-            "cs:activation:ratio = activated / new accounts of the last 30 days "
-            "(cs_activated_accounts / cs_new_accounts).",
+            "Share of the accounts that signed up in the last 30 days and reached "
+            "activation. Formula: cs:activation:ratio = cs_activated_accounts / "
+            "cs_new_accounts.",
             [("cs:activation:ratio", "activation")],
             "percentunit",
             w=4,
@@ -32,21 +33,25 @@ def rows() -> Rows:
             [
                 stat_panel(
                     "Activation (30 d)",
-                    "cs:activation:ratio = cs_activated_accounts / cs_new_accounts: new "
-                    "accounts of the last 30 days that reached activation.",
+                    "Share of the accounts that signed up in the last 30 days and reached "
+                    "activation. Formula: cs:activation:ratio = cs_activated_accounts / "
+                    "cs_new_accounts.",
                     [("cs:activation:ratio", "activation")],
                     "percentunit",
                 ),
                 stat_panel(
                     "Adoption",
+                    "Share of the onboarded accounts that use the product regularly "
+                    "(active on CS_ADOPTION_MIN_DAYS days of the last 30). Formula: "
                     'cs:adoption:ratio = cs_adopted_accounts{window="30d"} / '
-                    "cs_onboarded_accounts: onboarded accounts that adopted the product.",
+                    "cs_onboarded_accounts.",
                     [("cs:adoption:ratio", "adoption")],
                     "percentunit",
                 ),
                 stat_panel(
                     "New and activated accounts (30 d)",
-                    "cs_new_accounts and cs_activated_accounts of the last 30 days.",
+                    "Accounts that signed up in the last 30 days, and those of them that "
+                    "reached activation. Formula: cs_new_accounts, cs_activated_accounts.",
                     [
                         ('sum(cs_new_accounts{window="30d"})', "new"),
                         ('sum(cs_activated_accounts{window="30d"})', "activated"),
@@ -55,13 +60,16 @@ def rows() -> Rows:
                 ),
                 stat_panel(
                     "Referring users (30 d)",
-                    "cs_referring_users: distinct users who sent a referral in 30 days.",
+                    "Distinct users who sent a referral in the last 30 days. Formula: "
+                    'sum(cs_referring_users{window="30d"}).',
                     [('sum(cs_referring_users{window="30d"})', "referring")],
                     "short",
                 ),
                 time_panel(
                     "Time to first value",
-                    "cs:time_to_first_value_seconds:p50 / :p90: histogram_quantile over "
+                    "How long new accounts take from signing up to their first value "
+                    "(median and 90th percentile, signups of 30 days). Formula: "
+                    "cs:time_to_first_value_seconds:p50 / :p90, histogram_quantile over "
                     "the buckets of cs_time_to_first_value_seconds summed by le.",
                     [
                         ("cs:time_to_first_value_seconds:p50", "p50"),
@@ -71,8 +79,9 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Time to proficiency",
-                    "cs:time_to_proficiency_seconds:p50 / :p90 from the gauge histogram "
-                    "cs_time_to_proficiency_seconds, buckets summed by le first.",
+                    "How long new accounts take from signing up to proficiency (median "
+                    "and 90th percentile). Formula: cs:time_to_proficiency_seconds:p50 / "
+                    ":p90 from the gauge histogram cs_time_to_proficiency_seconds.",
                     [
                         ("cs:time_to_proficiency_seconds:p50", "p50"),
                         ("cs:time_to_proficiency_seconds:p90", "p90"),
@@ -81,17 +90,18 @@ def rows() -> Rows:
                 ),
                 bar_panel(
                     "Active days in the first week",
-                    "Accounts by active days in their first 7 days "
-                    "(cs_first_week_active_days buckets, le 0..7, shown per bucket). "
-                    "Mean: cs:first_week_active_days:mean.",
+                    "Accounts by the number of days they were active in their first "
+                    "week. Formula: the buckets of cs_first_week_active_days (le 0..7), "
+                    "shown per bucket.",
                     [("sum by (le) (cs_first_week_active_days_bucket)", "{{le}}")],
                     "short",
                     heatmap=True,
                 ),
                 stat_panel(
                     "Mean active days in the first week",
-                    "cs:first_week_active_days:mean = _gsum / _gcount of "
-                    "cs_first_week_active_days, summed over the workers (0..7).",
+                    "On how many of their first 7 days new accounts used the product, on "
+                    "average (0-7). Formula: cs:first_week_active_days:mean = _gsum / "
+                    "_gcount of cs_first_week_active_days, summed over the workers.",
                     [("cs:first_week_active_days:mean", "days")],
                     "none",
                     h=8,

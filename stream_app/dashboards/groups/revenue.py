@@ -5,7 +5,15 @@ prometheus/rules/revenue.yml; docs: docs/kpis.md#group-revenue.
 
 from __future__ import annotations
 
-from stream_app.dashboards.panels import Panels, Rows, Steps, bar_panel, stat_panel, time_panel
+from stream_app.dashboards.panels import (
+    Panels,
+    Rows,
+    Steps,
+    bar_panel,
+    money_unit,
+    stat_panel,
+    time_panel,
+)
 
 # rules of thumb (docs/observability.md#thresholds)
 CHURN: Steps = [(None, "green"), (0.08, "orange"), (0.10, "red")]
@@ -17,17 +25,18 @@ def headline() -> Panels:
     return [
         stat_panel(
             "MRR",
-            "sum(cs_mrr): monthly recurring revenue of the paying accounts now, "
-            "in major units of the reporting currency (CS_CURRENCY).",
+            "Monthly recurring revenue of the accounts paying now, in the reporting "
+            "currency (CS_CURRENCY). Formula: sum(cs_mrr).",
             [("sum by (currency) (cs_mrr)", "{{currency}}")],
-            "short",
+            money_unit(),
             w=4,
         ),
         stat_panel(
             "Net MRR churn (30 d)",
-            "cs:net_mrr_churn_30d:ratio = (churned + contraction - expansion - "
-            "reactivation MRR) / MRR at the start of the 30 days. Below 0 means "
-            "net expansion; read like customer churn.",
+            "Recurring revenue lost in the last 30 days, net of what existing "
+            "customers added, as a share of the MRR 30 days ago; below 0 means the "
+            "base grew. Formula: cs:net_mrr_churn_30d:ratio = (churn + contraction - "
+            "expansion - reactivation MRR) / MRR at the window start.",
             [("cs:net_mrr_churn_30d:ratio", "{{currency}}")],
             "percentunit",
             CHURN,
@@ -35,8 +44,9 @@ def headline() -> Panels:
         ),
         stat_panel(
             "Customer churn (30 d)",
-            "cs:customer_churn_30d:ratio = accounts churned in the 30 days / paying "
-            "accounts at their start. 2-8 % is healthy; aim under 10 %.",
+            "Share of the accounts paying 30 days ago that no longer pay. 2-8 % is "
+            "healthy; aim under 10 %. Formula: cs:customer_churn_30d:ratio = "
+            "churned accounts / paying accounts at the window start.",
             [("cs:customer_churn_30d:ratio", "churn")],
             "percentunit",
             CHURN,
@@ -49,10 +59,10 @@ def trends() -> Panels:
     return [
         time_panel(
             "MRR",
-            "sum by (currency) (cs_mrr): monthly recurring revenue of the paying "
-            "accounts, in major units of the reporting currency.",
+            "Monthly recurring revenue of the paying accounts over time, in the "
+            "reporting currency. Formula: sum by (currency) (cs_mrr).",
             [("sum by (currency) (cs_mrr)", "MRR {{currency}}")],
-            "short",
+            money_unit(),
         ),
     ]
 
@@ -64,42 +74,46 @@ def rows() -> Rows:
             [
                 stat_panel(
                     "MRR",
-                    "sum(cs_mrr): MRR of the paying accounts (reporting currency).",
+                    "Monthly recurring revenue of the accounts paying now, in the "
+                    "reporting currency. Formula: sum(cs_mrr).",
                     [("sum by (currency) (cs_mrr)", "{{currency}}")],
-                    "short",
+                    money_unit(),
                 ),
                 stat_panel(
                     "ARPA",
-                    'cs:arpa = sum(cs_mrr) / sum(cs_accounts{status="paying"}): monthly '
-                    "revenue per paying account.",
+                    "Average monthly revenue per paying account. Formula: cs:arpa = "
+                    'sum(cs_mrr) / sum(cs_accounts{status="paying"}).',
                     [("cs:arpa", "{{currency}}")],
-                    "short",
+                    money_unit(),
                 ),
                 stat_panel(
                     "CLV",
-                    "cs:clv = ARPA / monthly customer churn rate (no value while churn "
-                    "is 0). Compare with CAC: 3-5 x CAC is the usual aim.",
+                    "What an average customer pays over its lifetime; compare it with the "
+                    "cost of acquiring one (3-5 x CAC is the usual aim); empty while "
+                    "nobody churns. Formula: cs:clv = ARPA / monthly customer churn rate.",
                     [("cs:clv", "{{currency}}")],
-                    "short",
+                    money_unit(),
                 ),
                 stat_panel(
                     "Revenue collected (30 d)",
-                    'cs_revenue{window="30d"}: invoice_paid amounts of the last 30 days.',
+                    "Money collected from paid invoices in the last 30 days. Formula: "
+                    'sum(cs_revenue{window="30d"}).',
                     [('sum by (currency) (cs_revenue{window="30d"})', "{{currency}}")],
-                    "short",
+                    money_unit(),
                 ),
                 bar_panel(
                     "MRR movements (30 d)",
-                    'cs_mrr_movements{window="30d"} by kind: MRR added by new, '
-                    "reactivated and expanded accounts, lost to contraction and churn.",
+                    "Recurring revenue added in the last 30 days by new, reactivated and "
+                    "expanding accounts, and lost to contraction and churn. Formula: "
+                    'sum by (kind) (cs_mrr_movements{window="30d"}).',
                     [('sum by (kind) (cs_mrr_movements{window="30d"})', "{{kind}}")],
-                    "short",
+                    money_unit(),
                 ),
                 time_panel(
                     "MRR",
-                    "sum by (currency) (cs_mrr) over time.",
+                    "Monthly recurring revenue over time. Formula: sum by (currency) (cs_mrr).",
                     [("sum by (currency) (cs_mrr)", "MRR {{currency}}")],
-                    "short",
+                    money_unit(),
                 ),
             ],
         ),
@@ -108,58 +122,67 @@ def rows() -> Rows:
             [
                 stat_panel(
                     "Customer churn (30 d)",
-                    "cs:customer_churn_30d:ratio = churned / paying at the start of the "
-                    "30 days. 2-8 % is healthy; aim under 10 %.",
+                    "Share of the accounts paying 30 days ago that no longer pay. 2-8 % "
+                    "is healthy; aim under 10 %. Formula: cs:customer_churn_30d:ratio = "
+                    "churned / paying at the window start.",
                     [("cs:customer_churn_30d:ratio", "churn")],
                     "percentunit",
                     CHURN,
                 ),
                 stat_panel(
                     "Retention CRR (30 d)",
-                    "cs:retention_30d:ratio = (paying now - new paying) / paying at the "
-                    "start of the 30 days. Aim for at least 90 %.",
+                    "Share of the customers of 30 days ago that still pay, not counting "
+                    "new ones. Aim for at least 90 %. Formula: cs:retention_30d:ratio = "
+                    "(paying now - new paying) / paying at the window start.",
                     [("cs:retention_30d:ratio", "CRR")],
                     "percentunit",
                     RETENTION,
                 ),
                 stat_panel(
                     "Net MRR churn (30 d)",
+                    "Recurring revenue lost in 30 days net of what customers added, as a "
+                    "share of the MRR at the start; below 0: net expansion. Formula: "
                     "cs:net_mrr_churn_30d:ratio = (churn + contraction - expansion - "
-                    "reactivation) / MRR at the start. Below 0: net expansion.",
+                    "reactivation) / MRR at the window start.",
                     [("cs:net_mrr_churn_30d:ratio", "{{currency}}")],
                     "percentunit",
                     CHURN,
                 ),
                 stat_panel(
                     "Renewal rate (30 d)",
-                    "cs:renewal_30d:ratio = renewed / (renewed + cancelled) of the "
-                    "subscriptions up for renewal (cs_renewals). About 85-90 % is good.",
+                    "Share of the subscriptions up for renewal in 30 days that renewed. "
+                    "About 85-90 % is good. Formula: cs:renewal_30d:ratio = renewed / "
+                    "(renewed + cancelled), from cs_renewals.",
                     [("cs:renewal_30d:ratio", "renewal")],
                     "percentunit",
                     RENEWAL,
                 ),
                 stat_panel(
                     "Upsell conversion (30 d)",
-                    "cs:upsell_conversion_30d:ratio = accounts that expanded / paying "
-                    "accounts at the start of the 30 days.",
+                    "Share of the paying accounts that moved to a bigger plan in 30 days. "
+                    "Formula: cs:upsell_conversion_30d:ratio = accounts that expanded / "
+                    "paying accounts at the window start.",
                     [("cs:upsell_conversion_30d:ratio", "upsell")],
                     "percentunit",
                 ),
                 stat_panel(
                     "Accounts by status",
-                    "cs_accounts by status: trial, paying and churned accounts now.",
+                    "Accounts on trial, paying and churned now. Formula: "
+                    "sum by (status) (cs_accounts).",
                     [("sum by (status) (cs_accounts)", "{{status}}")],
                     "short",
                 ),
                 stat_panel(
                     "Payment failures (30 d)",
-                    'cs_payment_failures{window="30d"}: payment_failed events.',
+                    "Failed payments in the last 30 days. Formula: "
+                    'sum(cs_payment_failures{window="30d"}).',
                     [('sum(cs_payment_failures{window="30d"})', "failures")],
                     "short",
                 ),
                 stat_panel(
                     "Cancellations (last hour)",
-                    "cs:subscription_cancellations:increase1h = "
+                    "Subscriptions cancelled in the last hour (what the ChurnSpike alert "
+                    "watches). Formula: cs:subscription_cancellations:increase1h = "
                     "sum(increase(cs_subscription_cancellations_total[1h])).",
                     [("cs:subscription_cancellations:increase1h", "last hour")],
                     "short",
@@ -169,7 +192,8 @@ def rows() -> Rows:
                     "What ChurnSpike watches: cancellations in the last hour, the mean "
                     "of the hourly counts over the week before, and mean + 3 standard "
                     "deviations (ChurnSpike also needs 5 or more and twice the same "
-                    "hour a week ago).",
+                    "hour a week ago). Formula: cs:subscription_cancellations:increase1h "
+                    "and its _avg1w and _stddev1w rules.",
                     [
                         ("cs:subscription_cancellations:increase1h", "last hour"),
                         ("cs:subscription_cancellations:increase1h_avg1w", "weekly mean"),

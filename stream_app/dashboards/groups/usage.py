@@ -22,10 +22,11 @@ RETENTION: Steps = [(None, "red"), (0.1, "orange"), (0.25, "yellow"), (0.4, "gre
 WEEKS = [str(k) for k in range(1, 12)]
 
 STICKINESS_30D = (
+    "The average daily active users over the 30 complete days before today, as a share "
+    "of those days' monthly active users (today excluded, so no dip at midnight). This is "
+    "the figure the industry quotes: above 13 % (about weekly use) is good. Formula: "
     "cs:stickiness_30d:ratio = sum(cs_user_active_days_gsum) / 30 / "
-    "sum(cs_user_active_days_gcount): the average DAU over the 30 complete days before "
-    "today, over those days' MAU (today excluded, so no dip at midnight). This is the "
-    "figure the industry quotes: above 13 % (about weekly use) is good."
+    "sum(cs_user_active_days_gcount)."
 )
 
 ACTIVE = [
@@ -47,8 +48,8 @@ def headline() -> Panels:
         ),
         stat_panel(
             "Active users",
-            "Distinct users with a product event in the window: today so far "
-            "(DAU), the last 7 days (WAU) and 30 days (MAU); cs_active_users.",
+            "Distinct users with a product event today so far (DAU), in the last 7 "
+            "days (WAU) and 30 days (MAU). Formula: sum by (window) (cs_active_users).",
             ACTIVE,
             "short",
             w=8,
@@ -60,8 +61,8 @@ def trends() -> Panels:
     return [
         time_panel(
             "Active users",
-            "DAU (today so far), WAU and MAU: distinct users with a product "
-            "event in the window, summed over the workers (cs_active_users).",
+            "Daily, weekly and monthly active users over time (DAU counts today so "
+            "far). Formula: sum by (window) (cs_active_users), over the workers.",
             ACTIVE,
             "short",
         ),
@@ -75,17 +76,19 @@ def rows() -> Rows:
             [
                 time_panel(
                     "Active users",
-                    "cs_active_users by window: distinct users (account, user) with a "
-                    "product event in the window, summed over the workers.",
+                    "Distinct users with a product event in each window. Formula: "
+                    "sum by (window) (cs_active_users), over the workers.",
                     ACTIVE,
                     "short",
                 ),
                 time_panel(
                     "Stickiness",
-                    "cs:stickiness_30d:ratio (the benchmark figure: average DAU over the "
-                    "30 complete days before today / their MAU; above 13 % is good, "
-                    "dashed line) and, for the live view, today's DAU so far / MAU "
-                    "(cs:stickiness_dau_mau:ratio, dips every midnight) and WAU/MAU.",
+                    "How often the month's users come back: the 30-day average of daily "
+                    "actives over monthly ones (the benchmark figure; above 13 % is good, "
+                    "dashed line) and, for the live view, today's actives so far and the "
+                    "week's actives over the month's (today's dips every midnight). "
+                    "Formula: cs:stickiness_30d:ratio, cs:stickiness_dau_mau:ratio, "
+                    "cs:stickiness_wau_mau:ratio.",
                     [
                         ("cs:stickiness_30d:ratio", "average DAU/MAU (30 complete days)"),
                         ("cs:stickiness_dau_mau:ratio", "DAU today so far/MAU"),
@@ -110,8 +113,9 @@ def rows() -> Rows:
                 ),
                 bar_panel(
                     "Feature adoption (30 d)",
-                    "cs:feature_adoption:ratio = users of the feature in 30 days / active "
-                    "users in 30 days. About 28 % signals good adoption.",
+                    "Share of the month's active users who used each feature. About 28 % "
+                    "signals good adoption. Formula: cs:feature_adoption:ratio = users "
+                    "of the feature in 30 days / active users in 30 days.",
                     [("cs:feature_adoption:ratio", "{{feature}}")],
                     "percentunit",
                     FEATURE_ADOPTION,
@@ -119,8 +123,9 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Feature users (30 d)",
-                    'cs_feature_users{window="30d"}: distinct users of each feature in '
-                    '30 days; names past CS_FEATURE_LIMIT are folded into "other".',
+                    "Distinct users of each feature in the last 30 days; features past "
+                    'CS_FEATURE_LIMIT are folded into "other". Formula: '
+                    'sum by (feature) (cs_feature_users{window="30d"}).',
                     [('sum by (feature) (cs_feature_users{window="30d"})', "{{feature}}")],
                     "short",
                 ),

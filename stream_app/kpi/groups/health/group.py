@@ -57,6 +57,22 @@ Trigger = tuple[str, str, int]  # (event_id, type, epoch us) of the event behind
 EXTEND_PER_READ = 100
 
 
+def weakest_components(health: Health, count: int = 3) -> list[dict[str, Any]]:
+    """The components that cost the score the most points (weight share x (100 - score)),
+    most first; components at 100 cost nothing and are left out."""
+    total = sum(c.weight for c in health.components.values())
+    lost = [
+        (round(c.weight / total * (100.0 - c.score), 1), name, c.score)
+        for name, c in health.components.items()
+        if total > 0 and c.score < 100.0
+    ]
+    lost.sort(key=lambda item: (-item[0], item[1]))
+    return [
+        {"component": name, "score": round(score, 1), "points_lost": points}
+        for points, name, score in lost[:count]
+    ]
+
+
 class HealthGroup(KpiGroup[HealthState]):
     """Surveys, tickets and account health over one partition's accounts."""
 
@@ -236,7 +252,9 @@ class HealthGroup(KpiGroup[HealthState]):
                     "nps_answers": facts.nps_answers,
                     "csat": facts.csat,
                     "csat_answers": facts.csat_answers,
-                    "open_tickets": facts.open_tickets,
+                    # 0 when the account never had a ticket (then the support component
+                    # is left out of the score; see "left_out"), as support.open_tickets
+                    "open_tickets": facts.open_tickets or 0,
                     "slow_resolutions_30d": facts.slow_resolutions_30d,
                     "failed_payments_30d": facts.failed_payments_30d,
                     "contractions_30d": facts.contractions_30d,
@@ -246,6 +264,20 @@ class HealthGroup(KpiGroup[HealthState]):
             },
             "surveys": describe_surveys(state.voice, ctx),
             "support": describe_support(state.tickets, ctx),
+        }
+
+    def summary(self, state: HealthState, ctx: ReadContext) -> dict[str, Any]:
+        """Score, band, the weakest components, last activity and open tickets."""
+        day = ctx.as_of_day
+        health = self.health(state, day, HORIZON_DAYS)
+        facts = health.facts
+        return {
+            "score": health.score,
+            "band": health.band,
+            "weakest_components": weakest_components(health),
+            "last_active_day": None if state.active is None else day_label(state.active),
+            "days_since_activity": facts.days_since_activity,
+            "open_tickets": facts.open_tickets or 0,
         }
 
     def ranking(

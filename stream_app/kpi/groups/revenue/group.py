@@ -64,6 +64,8 @@ class RevenueGroup(KpiGroup[RevenueState]):
         ts = event.us
         if ts < state.first:
             state.first = ts
+        if event.account_name is not None:
+            state.add_name(ts, event.account_name)
         kind = SUB_KINDS.get(event.type)
         if kind == CANCELLED:
             state.add_sub((ts, CANCELLED, 0, ""))
@@ -164,7 +166,17 @@ class RevenueGroup(KpiGroup[RevenueState]):
         t = scan([state], to_us(ctx.as_of), to_us(ctx.as_of), self.rate)
         status = "paying" if t.paying else "churned" if t.churned else "trial"
         mrr = float(major(t.mrr, self.rate))
-        return {"subscription": status, "mrr": mrr, "currency": self.currency}
+        name = state.name[1] if state.name is not None else None
+        return {"name": name, "subscription": status, "mrr": mrr, "currency": self.currency}
+
+    def summary(self, state: RevenueState, ctx: ReadContext) -> dict[str, Any]:
+        view = self.describe(state, ctx)
+        return {
+            "name": view["name"],
+            "status": view["subscription"],
+            "mrr": view["mrr"],
+            "currency": view["currency"],
+        }
 
     def dump(self, state: RevenueState) -> Any:
         return dump_state(state)

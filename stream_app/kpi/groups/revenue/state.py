@@ -47,6 +47,13 @@ class RevenueState:
     subs: list[Entry] = field(default_factory=list)
     pays: list[Entry] = field(default_factory=list)
     cancels: int = 0  # accepted subscription_cancelled events (never pruned)
+    #: the optional ``account_name`` of signups and subscription events: the one of the
+    #: latest event by ts (ties: the greatest name, so arrival order never matters)
+    name: tuple[int, str] | None = None
+
+    def add_name(self, ts: int, name: str) -> None:
+        if self.name is None or (ts, name) > self.name:
+            self.name = (ts, name)
 
     def add_sub(self, entry: Entry) -> None:
         insort(self.subs, entry)
@@ -108,6 +115,8 @@ def dump_state(state: RevenueState) -> dict[str, Any]:
         out["p"] = _dump_entries(state.pays)
     if state.cancels:
         out["c"] = state.cancels
+    if state.name is not None:
+        out["n"] = list(state.name)
     return out
 
 
@@ -118,4 +127,5 @@ def load_state(raw: dict[str, Any]) -> RevenueState:
         subs=_load_entries(raw.get("s", [])),
         pays=_load_entries(raw.get("p", [])),
         cancels=int(raw.get("c", 0)),
+        name=(int(raw["n"][0]), str(raw["n"][1])) if "n" in raw else None,
     )
