@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -96,6 +96,7 @@ class PartitionCore:
         now: float | None = None,
         future_tolerance_s: float | None = None,
         until: float | None = None,
+        origin: str | None = None,
     ) -> tuple[Outcome, Event | Rejection]:
         """Validate and apply one message; never raises on bad input.
 
@@ -104,10 +105,14 @@ class PartitionCore:
         ``future_tolerance_s`` (the worker's) one more than that after it as ``future``.
         ``until`` (replay's ``--as-of``): a valid event with a later ``ts`` is not
         counted at all (outcome ``LATER``), as if it had not happened yet.
+        ``origin``: where a copy forwarded by the worker first landed (see
+        :meth:`KeyState.admit`).
         """
         if role is not None and offset is not None and offset <= self.offsets.get(role, -1):
             return Outcome.REDELIVERED, Rejection("redelivered", "handled before a restart")
-        outcome, detail = self._handle(raw, role, key, offset, now, future_tolerance_s, until)
+        outcome, detail = self._handle(
+            raw, role, key, offset, now, future_tolerance_s, until, origin
+        )
         if outcome is not Outcome.LATER and role is not None and offset is not None:
             self.offsets[role] = offset
         return outcome, detail
@@ -119,9 +124,11 @@ class PartitionCore:
         *,
         now: float,
         future_tolerance_s: float | None = None,
+        origins: Mapping[int, str] | None = None,
     ) -> tuple[dict[str, int], list[tuple[int, Rejection]]]:
         """:meth:`ingest` of the (value, key, offset) messages of one topic partition, in
-        offset order (the worker's hot loop): outcome counts, and (offset, rejection)."""
+        offset order (the worker's hot loop): outcome counts, and (offset, rejection).
+        ``origins``: offset -> origin of the messages that are forwarded copies."""
         outcomes: dict[str, int] = {}
         rejected: list[tuple[int, Rejection]] = []
         done = self.offsets.get(role, -1)
@@ -131,7 +138,14 @@ class PartitionCore:
                 name = "redelivered"
             else:
                 outcome, detail = handle(
-                    value or b"", role, key, offset, now, future_tolerance_s, None
+                    value or b"",
+                    role,
+                    key,
+                    offset,
+                    now,
+                    future_tolerance_s,
+                    None,
+                    origins.get(offset) if origins else None,
                 )
                 if outcome is Outcome.REJECTED:
                     rejected.append((offset, detail))  # type: ignore[arg-type]
@@ -151,6 +165,7 @@ class PartitionCore:
         now: float | None,
         future_tolerance_s: float | None,
         until: float | None,
+        origin: str | None = None,
     ) -> tuple[Outcome, Event | Rejection]:
         """Validate one message and apply it: what :meth:`ingest` and
         :meth:`ingest_batch` share."""
@@ -161,7 +176,7 @@ class PartitionCore:
         event, day = result  # type: ignore[misc]
         if until is not None and event.us > until * 1_000_000:
             return Outcome.LATER, event
-        return self.apply(event, day, role, offset), event
+        return self.apply(event, day, role, offset, origin), event
 
     def _validate(
         self,
@@ -194,7 +209,12 @@ class PartitionCore:
         return result
 
     def apply(
-        self, event: Event, day: int, role: str | None = None, offset: int | None = None
+        self,
+        event: Event,
+        day: int,
+        role: str | None = None,
+        offset: int | None = None,
+        origin: str | None = None,
     ) -> Outcome:
         """Apply one valid event whose calendar day is ``day``: admitted by its key's
         state (:meth:`KeyState.admit`), then handed to the groups that take its type."""
@@ -205,7 +225,12 @@ class PartitionCore:
         if state is None:
             state = states[key] = KeyState()
         outcome = state.admit(
-            role_of, event.event_id, day, self.horizon, offset if role is not None else None
+            role_of,
+            event.event_id,
+            day,
+            self.horizon,
+            offset if role is not None else None,
+            origin,
         )
         if outcome is Outcome.REDELIVERED:
             return outcome
