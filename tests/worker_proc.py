@@ -66,6 +66,8 @@ class WorkerProcess:
                 "CS_TOPIC_BILLING": f"{prefix}-billing-events",
                 "CS_TOPIC_FEEDBACK": f"{prefix}-feedback-events",
                 "CS_TOPIC_SUPPORT": f"{prefix}-support-events",
+                "CS_TOPIC_WEB": f"{prefix}-web-events",
+                "CS_TOPIC_COMPANY": f"{prefix}-company-events",
                 "CS_TOPIC_DEAD_LETTERS": f"{prefix}-dead-letters",
                 "CS_WEB_PORT": str(self.port),
                 "CS_DATA_DIR": str(tmp / f"data-{self.port}"),
