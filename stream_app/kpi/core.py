@@ -77,6 +77,9 @@ class PartitionCore:
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
         self.offsets: dict[str, int] = {}  # role -> highest offset fully handled
+        #: "<role>:<partition>" -> highest offset of that partition whose copy, forwarded
+        #: here by a worker, was handled (see :meth:`ingest_batch`)
+        self.forwards: dict[str, int] = {}
         self.dirty: set[tuple[str, str]] = set()  # (key field, key)
         self.max_us = _NO_US  # the latest event time applied (epoch microseconds)
 
@@ -96,7 +99,6 @@ class PartitionCore:
         now: float | None = None,
         future_tolerance_s: float | None = None,
         until: float | None = None,
-        origin: str | None = None,
     ) -> tuple[Outcome, Event | Rejection]:
         """Validate and apply one message; never raises on bad input.
 
@@ -105,14 +107,10 @@ class PartitionCore:
         ``future_tolerance_s`` (the worker's) one more than that after it as ``future``.
         ``until`` (replay's ``--as-of``): a valid event with a later ``ts`` is not
         counted at all (outcome ``LATER``), as if it had not happened yet.
-        ``origin``: where a copy forwarded by the worker first landed (see
-        :meth:`KeyState.admit`).
         """
         if role is not None and offset is not None and offset <= self.offsets.get(role, -1):
             return Outcome.REDELIVERED, Rejection("redelivered", "handled before a restart")
-        outcome, detail = self._handle(
-            raw, role, key, offset, now, future_tolerance_s, until, origin
-        )
+        outcome, detail = self._handle(raw, role, key, offset, now, future_tolerance_s, until)
         if outcome is not Outcome.LATER and role is not None and offset is not None:
             self.offsets[role] = offset
         return outcome, detail
@@ -124,11 +122,17 @@ class PartitionCore:
         *,
         now: float,
         future_tolerance_s: float | None = None,
-        origins: Mapping[int, str] | None = None,
+        origins: Mapping[int, tuple[int, int]] | None = None,
     ) -> tuple[dict[str, int], list[tuple[int, Rejection]]]:
         """:meth:`ingest` of the (value, key, offset) messages of one topic partition, in
         offset order (the worker's hot loop): outcome counts, and (offset, rejection).
-        ``origins``: offset -> origin of the messages that are forwarded copies."""
+
+        ``origins`` (offset -> (partition, offset) where it first landed) marks the
+        messages that are copies a worker forwarded here from another partition of the
+        topic (a producer with another partitioner). A partition forwards in offset
+        order, and after a crash forwards again from its committed offset: a copy whose
+        origin is not past the last one handled from that partition is a redelivery.
+        """
         outcomes: dict[str, int] = {}
         rejected: list[tuple[int, Rejection]] = []
         done = self.offsets.get(role, -1)
@@ -136,16 +140,12 @@ class PartitionCore:
         for value, key, offset in messages:
             if offset <= done:
                 name = "redelivered"
+            elif origins and offset in origins and not self._first_copy(role, origins[offset]):
+                name = "redelivered"
+                done = offset
             else:
                 outcome, detail = handle(
-                    value or b"",
-                    role,
-                    key,
-                    offset,
-                    now,
-                    future_tolerance_s,
-                    None,
-                    origins.get(offset) if origins else None,
+                    value or b"", role, key, offset, now, future_tolerance_s, None
                 )
                 if outcome is Outcome.REJECTED:
                     rejected.append((offset, detail))  # type: ignore[arg-type]
@@ -156,6 +156,14 @@ class PartitionCore:
             self.offsets[role] = done
         return outcomes, rejected
 
+    def _first_copy(self, role: str, origin: tuple[int, int]) -> bool:
+        """Whether a forwarded copy from ``origin`` is the first one handled here."""
+        source = f"{role}:{origin[0]}"
+        if origin[1] <= self.forwards.get(source, -1):
+            return False
+        self.forwards[source] = origin[1]
+        return True
+
     def _handle(
         self,
         raw: bytes | str,
@@ -165,7 +173,6 @@ class PartitionCore:
         now: float | None,
         future_tolerance_s: float | None,
         until: float | None,
-        origin: str | None = None,
     ) -> tuple[Outcome, Event | Rejection]:
         """Validate one message and apply it: what :meth:`ingest` and
         :meth:`ingest_batch` share."""
@@ -176,7 +183,7 @@ class PartitionCore:
         event, day = result  # type: ignore[misc]
         if until is not None and event.us > until * 1_000_000:
             return Outcome.LATER, event
-        return self.apply(event, day, role, offset, origin), event
+        return self.apply(event, day, role, offset), event
 
     def _validate(
         self,
@@ -209,12 +216,7 @@ class PartitionCore:
         return result
 
     def apply(
-        self,
-        event: Event,
-        day: int,
-        role: str | None = None,
-        offset: int | None = None,
-        origin: str | None = None,
+        self, event: Event, day: int, role: str | None = None, offset: int | None = None
     ) -> Outcome:
         """Apply one valid event whose calendar day is ``day``: admitted by its key's
         state (:meth:`KeyState.admit`), then handed to the groups that take its type."""
@@ -225,12 +227,7 @@ class PartitionCore:
         if state is None:
             state = states[key] = KeyState()
         outcome = state.admit(
-            role_of,
-            event.event_id,
-            day,
-            self.horizon,
-            offset if role is not None else None,
-            origin,
+            role_of, event.event_id, day, self.horizon, offset if role is not None else None
         )
         if outcome is Outcome.REDELIVERED:
             return outcome
@@ -288,12 +285,16 @@ class PartitionCore:
         return out
 
     def meta_record(self) -> dict[str, Any]:
-        """Partition-level state: rejections and handled offsets."""
-        return {"p": self.partition, "r": dict(self.rejected), "o": dict(self.offsets)}
+        """Partition-level state: rejections, handled offsets, forwarded copies."""
+        record = {"p": self.partition, "r": dict(self.rejected), "o": dict(self.offsets)}
+        if self.forwards:
+            record["f"] = dict(self.forwards)
+        return record
 
     def load_meta(self, record: dict[str, Any]) -> None:
         self.rejected = Counter(record.get("r", {}))
         self.offsets = dict(record.get("o", {}))
+        self.forwards = dict(record.get("f", {}))
 
     def load_key(self, name: str, record: dict[str, Any]) -> None:
         """Add a recovered key's state (from the changelog; ``name`` is its store key)."""

@@ -32,10 +32,6 @@ class KeyState:
     of that role) minus the dedupe horizon. A copy of an event has the event's type, so
     it travels on the same topic and partition: keeping the horizon per role makes
     deduplication independent of how the topics interleave on arrival.
-    ``forwarded`` keeps, per topic role, the origin (``<partition>:<offset>`` where it
-    first landed) of the events that arrived as copies forwarded by a worker (a producer
-    with another partitioner), while their ids are in ``seen``: the same copy forwarded
-    again after a crash is then a redelivery, not a duplicate sent by a producer.
     """
 
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
@@ -44,7 +40,6 @@ class KeyState:
     duplicates: int = 0
     max_day: dict[str, int] = field(default_factory=dict)
     groups: dict[str, Any] = field(default_factory=dict)
-    forwarded: dict[str, dict[str, str]] = field(default_factory=dict)
     #: per role, the earliest day in ``seen`` (derived, not persisted)
     oldest: dict[str, int] = field(default_factory=dict)
 
@@ -55,13 +50,11 @@ class KeyState:
         day: int,
         horizon: int,
         offset: int | None = None,
-        origin: str | None = None,
     ) -> Outcome:
         """Whether an event of topic ``role`` is new to this key: REDELIVERED when its
-        source ``offset`` is already in this state, or when it is a forwarded copy
-        (``origin``) of an event this key took from the same origin; DUPLICATE when its
-        ``event_id`` was seen within ``horizon`` days of the key's latest day of that
-        role, else APPLIED (and remembered)."""
+        source ``offset`` is already in this state, DUPLICATE when its ``event_id`` was
+        seen within ``horizon`` days of the key's latest day of that role, else APPLIED
+        (and remembered)."""
         if offset is not None:
             if offset <= self.offsets.get(role, -1):
                 return Outcome.REDELIVERED
@@ -70,8 +63,6 @@ class KeyState:
         if seen is None:
             seen = self.seen[role] = {}
         if event_id in seen:
-            if origin is not None and self.forwarded.get(role, {}).get(event_id) == origin:
-                return Outcome.REDELIVERED  # the same copy, forwarded again after a crash
             self.duplicates += 1
             return Outcome.DUPLICATE
         max_day = self.max_day
@@ -84,20 +75,15 @@ class KeyState:
             if self.oldest.get(role, cutoff) < cutoff:  # forget ids beyond the horizon
                 seen = self.seen[role] = {k: d for k, d in seen.items() if d >= cutoff}
                 self.oldest[role] = min(seen.values(), default=day)
-                origins = self.forwarded.get(role)
-                if origins:
-                    self.forwarded[role] = {k: o for k, o in origins.items() if k in seen}
         if day >= latest - horizon:
             seen[event_id] = day
-            if origin is not None:
-                self.forwarded.setdefault(role, {})[event_id] = origin
             if day < latest and day < self.oldest.get(role, latest):
                 self.oldest[role] = day
         return Outcome.APPLIED
 
     def to_record(self, partition: int, groups: dict[str, Any]) -> dict[str, Any]:
         """Compact JSON-able form; ``groups`` holds the groups' dumped slices."""
-        record = {
+        return {
             "p": partition,
             "s": self.seen,
             "o": self.offsets,
@@ -106,9 +92,6 @@ class KeyState:
             "m": self.max_day,
             "g": groups,
         }
-        if any(self.forwarded.values()):
-            record["f"] = self.forwarded
-        return record
 
     @classmethod
     def from_record(cls, record: dict[str, Any]) -> KeyState:
@@ -119,7 +102,6 @@ class KeyState:
             counts=dict(record.get("c", {})),
             duplicates=int(record.get("d", 0)),
             max_day=dict(record.get("m", {})),
-            forwarded={role: dict(o) for role, o in record.get("f", {}).items()},
             oldest={
                 role: min(ids.values()) for role, ids in record.get("s", {}).items() if ids
             },

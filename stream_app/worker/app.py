@@ -330,14 +330,18 @@ class KpiWorker:
         if role is None:
             return True
         now = time.time()  # the worker's clock of lateness
-        records, forwards = self.router.split(role, tp.partition, self.settings.partitions, records)
+        records, forwards, stale = self.router.split(
+            role, tp.partition, self.settings.partitions, records
+        )
+        if stale:  # copies forwarded under an earlier partition count (routing.py)
+            self.metrics.messages.labels("stale_copy").inc(stale)
         if forwards:
             await self._forward(tp.topic, forwards)
         if not records:
             self._count({}, now)
             return True
         # forwarded copies (rare): where they first landed, so that a copy forwarded
-        # again after a crash is known as a redelivery (KeyState.admit)
+        # again after a crash is known as a redelivery (PartitionCore.ingest_batch)
         origins = {
             r.offset: origin
             for r in records

@@ -25,8 +25,10 @@ from typing import Any
 import orjson
 from aiokafka.partitioner import murmur2
 
-#: header of a forwarded copy: ``<partition>:<offset>`` where the original landed (kept
-#: when a copy is forwarded again, so a repeated forward is known for what it is)
+#: header of a forwarded copy: ``<partition>:<offset>`` where the original landed. The
+#: contract partition of a copy's key is where the copy was sent, so a copy is only ever
+#: off it after the topic's partition count changed: such a stale copy is dropped (its
+#: original, where it first landed, is forwarded again under the new count)
 HEADER_FORWARDED_FROM = "cs-forwarded-from"
 
 #: distinct keys whose partition is cached (per partition count); cleared when full
@@ -50,11 +52,15 @@ def key_from_value(value: bytes | None, field: str) -> bytes | None:
     return key.encode("utf-8") if isinstance(key, str) and key else None
 
 
-def forwarded_from(headers: Sequence[tuple[str, bytes]] | None) -> str | None:
-    """The origin (``<partition>:<offset>``) of a forwarded copy, None for an original."""
+def forwarded_from(headers: Sequence[tuple[str, bytes]] | None) -> tuple[int, int] | None:
+    """The origin (partition, offset) of a forwarded copy; None for an original (or a
+    header this worker did not write)."""
     for name, value in headers or ():
         if name == HEADER_FORWARDED_FROM:
-            return value.decode("ascii", "replace")
+            partition, _, offset = value.partition(b":")
+            if partition.isdigit() and offset.isdigit():
+                return int(partition), int(offset)
+            return None
     return None
 
 
@@ -88,8 +94,9 @@ class PartitionRouter:
 
     def split(
         self, role: str, partition: int, partitions: int, records: Sequence[Any]
-    ) -> tuple[Sequence[Any], list[Forward]]:
-        """(records that belong to ``partition``, forwards), in offset order."""
+    ) -> tuple[Sequence[Any], list[Forward], int]:
+        """(records that belong to ``partition``, forwards, stale copies dropped), in
+        offset order."""
         keys = {r.key for r in records}
         wrong: set[bytes | None] = set()
         for key in keys:
@@ -98,10 +105,11 @@ class PartitionRouter:
             elif self.partition_of(key, partitions) != partition:
                 wrong.add(key)
         if not wrong:
-            return records, []  # the usual case: one pass over the keys, nothing copied
+            return records, [], 0  # the usual case: one pass over the keys, nothing copied
         field = self.key_fields[role]
         stay: list[Any] = []
         forwards: list[Forward] = []
+        stale = 0
         for r in records:
             key = r.key
             if key not in wrong:
@@ -113,8 +121,9 @@ class PartitionRouter:
                     stay.append(r)
                     continue
             headers = list(r.headers or ())
-            if forwarded_from(headers) is None:
-                origin = f"{partition}:{r.offset}".encode()
-                headers.append((HEADER_FORWARDED_FROM, origin))
+            if any(name == HEADER_FORWARDED_FROM for name, _ in headers):
+                stale += 1
+                continue
+            headers.append((HEADER_FORWARDED_FROM, f"{partition}:{r.offset}".encode()))
             forwards.append(Forward(r, self.partition_of(key, partitions), headers))
-        return stay, forwards
+        return stay, forwards, stale
