@@ -49,6 +49,8 @@ REQUIRED_ALERTS = {
     "WorkerDown",
     "ConsumerLagGrowing",
     "RejectedEventsHigh",
+    "ProducerPartitionerMismatch",
+    "FetchErrors",
     "KpisStale",
 }
 
