@@ -149,6 +149,7 @@ def test_partition_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_equal_counts_pass() -> None:
     assert mismatch_message({"a": 4, "b": 4, "changelog": 4}, 4) is None
     assert mismatch_message({"a": 4, "b": None}, 4) is None  # not known yet
+    assert mismatch_message({"a": 4, "b": 0}, 4) is None  # not created yet
 
 
 @pytest.mark.parametrize(

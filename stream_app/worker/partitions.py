@@ -18,9 +18,11 @@ DOCS = "docs/producers.md#partition-counts"
 
 def mismatch_message(counts: Mapping[str, int | None], configured: int) -> str | None:
     """One line naming each topic with its partition count and what to do, when the
-    known counts (None: not known yet) differ from each other or from ``configured``
-    (``CS_PARTITIONS``); None when they agree."""
-    known = {topic: n for topic, n in counts.items() if n is not None}
+    known counts differ from each other or from ``configured`` (``CS_PARTITIONS``); None
+    when they agree. A topic that does not exist yet (None or 0: Faust subscribes to it
+    and ignores it until it is created) is left out: once created, the next assignment
+    checks it."""
+    known = {topic: n for topic, n in counts.items() if n}
     if all(n == configured for n in known.values()):
         return None
     listed = ", ".join(f"{topic} has {n}" for topic, n in known.items())
