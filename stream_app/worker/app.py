@@ -227,6 +227,7 @@ class KpiWorker:
                 self.flush_state,
                 self.settings.fetch_max_wait_ms,
                 self.on_fetch_error,
+                self.source.maybe_declare,
             )
             app.topics.add(self.source)
         else:

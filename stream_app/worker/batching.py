@@ -44,6 +44,7 @@ def install_batch_consumer(
     before_commit: CommitHook,
     fetch_max_wait_ms: int = 100,
     on_fetch_error: FetchErrorHook | None = None,
+    before_start: CommitHook | None = None,
 ) -> None:
     """Make ``app``'s consumer hand whole record lists of ``topics`` to ``handler``, and
     call ``before_commit`` (which writes the changed state to the changelog) before each
@@ -52,7 +53,10 @@ def install_batch_consumer(
 
     A record batch that cannot be decoded (:mod:`stream_app.worker.fetch_errors`) pauses
     its partition only, and is reported to ``on_fetch_error`` (in the app's loop); the
-    partition is fetched again after ``RETRY_S``.
+    partition is fetched again after ``RETRY_S``. ``before_start`` runs when the consumer
+    starts, before it subscribes (the producer is up): the worker declares its source
+    topics there (no agent does it on this path), so that a missing one is created with
+    the configured partition count and not by the broker's auto-creation (1 partition).
 
     Must run before the app creates its consumer (i.e. before the worker starts).
     """
@@ -110,6 +114,11 @@ def install_batch_consumer(
     class BatchConsumer(base):
         def _new_consumer_thread(self) -> Any:
             return FetchThread(self, loop=self.loop, beacon=self.beacon)
+
+        async def on_start(self) -> None:
+            if before_start is not None:
+                await before_start()
+            await super().on_start()
 
         _state_lock: asyncio.Lock | None = None
 
