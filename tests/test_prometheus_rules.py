@@ -60,6 +60,8 @@ REQUIRED_ALERTS = {
     "WorkerDown",
     "ConsumerLagGrowing",
     "RejectedEventsHigh",
+    "ProducerPartitionerMismatch",
+    "FetchErrors",
     "KpisStale",
     "CheckoutAbandonmentHigh",
     "NegativeMentionsSpike",

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -77,6 +77,9 @@ class PartitionCore:
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
         self.offsets: dict[str, int] = {}  # role -> highest offset fully handled
+        #: "<role>:<partition>" -> highest offset of that partition whose copy, forwarded
+        #: here by a worker, was handled (see :meth:`ingest_batch`)
+        self.forwards: dict[str, int] = {}
         self.dirty: set[tuple[str, str]] = set()  # (key field, key)
         self.max_us = _NO_US  # the latest event time applied (epoch microseconds)
 
@@ -119,9 +122,17 @@ class PartitionCore:
         *,
         now: float,
         future_tolerance_s: float | None = None,
+        origins: Mapping[int, tuple[int, int]] | None = None,
     ) -> tuple[dict[str, int], list[tuple[int, Rejection]]]:
         """:meth:`ingest` of the (value, key, offset) messages of one topic partition, in
-        offset order (the worker's hot loop): outcome counts, and (offset, rejection)."""
+        offset order (the worker's hot loop): outcome counts, and (offset, rejection).
+
+        ``origins`` (offset -> (partition, offset) where it first landed) marks the
+        messages that are copies a worker forwarded here from another partition of the
+        topic (a producer with another partitioner). A partition forwards in offset
+        order, and after a crash forwards again from its committed offset: a copy whose
+        origin is not past the last one handled from that partition is a redelivery.
+        """
         outcomes: dict[str, int] = {}
         rejected: list[tuple[int, Rejection]] = []
         done = self.offsets.get(role, -1)
@@ -129,6 +140,9 @@ class PartitionCore:
         for value, key, offset in messages:
             if offset <= done:
                 name = "redelivered"
+            elif origins and offset in origins and not self._first_copy(role, origins[offset]):
+                name = "redelivered"
+                done = offset
             else:
                 outcome, detail = handle(
                     value or b"", role, key, offset, now, future_tolerance_s, None
@@ -141,6 +155,14 @@ class PartitionCore:
         if done > self.offsets.get(role, -1):
             self.offsets[role] = done
         return outcomes, rejected
+
+    def _first_copy(self, role: str, origin: tuple[int, int]) -> bool:
+        """Whether a forwarded copy from ``origin`` is the first one handled here."""
+        source = f"{role}:{origin[0]}"
+        if origin[1] <= self.forwards.get(source, -1):
+            return False
+        self.forwards[source] = origin[1]
+        return True
 
     def _handle(
         self,
@@ -272,12 +294,16 @@ class PartitionCore:
         return out
 
     def meta_record(self) -> dict[str, Any]:
-        """Partition-level state: rejections and handled offsets."""
-        return {"p": self.partition, "r": dict(self.rejected), "o": dict(self.offsets)}
+        """Partition-level state: rejections, handled offsets, forwarded copies."""
+        record = {"p": self.partition, "r": dict(self.rejected), "o": dict(self.offsets)}
+        if self.forwards:
+            record["f"] = dict(self.forwards)
+        return record
 
     def load_meta(self, record: dict[str, Any]) -> None:
         self.rejected = Counter(record.get("r", {}))
         self.offsets = dict(record.get("o", {}))
+        self.forwards = dict(record.get("f", {}))
 
     def load_key(self, name: str, record: dict[str, Any]) -> None:
         """Add a recovered key's state (from the changelog; ``name`` is its store key)."""

@@ -4,8 +4,10 @@
 status, MRR, activity, milestones, surveys, support, health and its components) as of
 the wall clock. Faust table routing sends the request to the worker that owns the
 account's partition: murmur2(account_id) over the partitions of the state table's
-changelog, which is the account's source partition when producers use the default
-(Java / aiokafka) partitioner with the account id as the key, as the contract asks.
+changelog, which is the account's contract partition whatever the producers' partitioner:
+the worker forwards messages another partitioner put elsewhere to that partition
+(:mod:`stream_app.worker.routing`), and refuses to run when the changelog and the source
+topics differ in partition count (:mod:`stream_app.worker.partitions`).
 
 ``GET /accounts?status=paying&band=critical&min_mrr=100&sort=mrr_at_risk&limit=50``: the
 account list (:mod:`stream_app.worker.account_list`: name, status, MRR, score and band,

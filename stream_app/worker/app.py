@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,8 +17,10 @@ from prometheus_client import (
     Gauge,
     generate_latest,
 )
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
-from stream_app.contract import Rejection
+from stream_app.contract import TOPIC_BY_ROLE, Rejection
 from stream_app.exposition import KpiCollector
 from stream_app.kpi.core import Outcome
 from stream_app.settings import Settings
@@ -27,13 +29,21 @@ from stream_app.worker.api import register_api
 from stream_app.worker.batching import install_batch_consumer
 from stream_app.worker.broker_auth import broker_credentials
 from stream_app.worker.deadletter import dead_letter_headers
+from stream_app.worker.fetch_errors import REASONS, RETRY_S, FetchError
 from stream_app.worker.lag import ConsumerLagCollector
 from stream_app.worker.outage_log import watch_broker_outages
 from stream_app.worker.outbox import publish_outbox
+from stream_app.worker.partitions import mismatch_message
+from stream_app.worker.routing import Forward, PartitionRouter, forwarded_from
 from stream_app.worker.state import PartitionStates
 
 log = logging.getLogger(__name__)
 PRODUCER_BATCH_BYTES = 1024 * 1024  # the broker's default message.max.bytes
+FORWARD_LOG_EVERY_S = 60.0  # at most one "forwarding" warning per topic per minute
+
+#: ``cs_`` families only the worker exports (``stream-app replay`` has no Kafka to count
+#: them from): left out when the worker's exposition is compared with replay's
+SHELL_ONLY_FAMILIES = ("cs_events_forwarded_total", "cs_fetch_errors_total")
 
 
 def outbox_topics(settings: Settings) -> dict[str, str]:
@@ -85,6 +95,37 @@ class PipelineMetrics:
         )
 
 
+class ShellCounters(Collector):
+    """The worker's Kafka-side ``cs_`` counters, every sample exported (zeros too):
+    ``cs_events_forwarded_total{topic}`` and ``cs_fetch_errors_total{topic, reason}``
+    over the source topics (a fixed label set)."""
+
+    def __init__(self, topics: Sequence[str]) -> None:
+        self.forwarded = dict.fromkeys(topics, 0)
+        self.fetch_errors = {(t, r): 0 for t in topics for r in REASONS}
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        forwarded = CounterMetricFamily(
+            "cs_events_forwarded",
+            "Messages that landed on another partition than their key's contract partition"
+            " (murmur2 of the topic's key field), forwarded there and not applied where"
+            " they landed.",
+            labels=["topic"],
+        )
+        for topic, n in self.forwarded.items():
+            forwarded.add_metric([topic], n)
+        yield forwarded
+        errors = CounterMetricFamily(
+            "cs_fetch_errors",
+            "Fetched record batches that could not be decoded (the partition is paused at"
+            " the batch and fetched again every 30 s).",
+            labels=["topic", "reason"],
+        )
+        for (topic, reason), n in self.fetch_errors.items():
+            errors.add_metric([topic, reason], n)
+        yield errors
+
+
 class KpiWorker:
     """The shell: owns the Faust app, hands batches of messages to the partition cores."""
 
@@ -123,12 +164,22 @@ class KpiWorker:
         )
         self.states = PartitionStates(settings, self.table.data)
         self.metrics = PipelineMetrics.create(self.registry)
+        self.counters = ShellCounters(list(self.topic_roles))
+        self.router = PartitionRouter(
+            {role: TOPIC_BY_ROLE[role].key for role in self.topic_roles.values()}
+        )
+        self._forward_logged: dict[str, float] = {}
+        #: set when the worker must stop (partition counts differ): no batch is applied
+        #: after it, and ``on_fatal`` (the command's) stops the process
+        self.fatal: str | None = None
+        self.on_fatal: Callable[[str], None] | None = None
         self.handled = 0  # messages of source topics accounted for (any outcome)
         self._touched: set[int] = set()  # partitions changed since the last flush_state
         self.first_batch_at: float | None = None
         self.last_batch_at: float | None = None
         self.registry.register(KpiCollector(self.states.owned, utc_now))
         self.registry.register(ConsumerLagCollector(self.app, self.topic_roles))
+        self.registry.register(self.counters)
         self._wire()
 
     def _make_app(self) -> faust.App:
@@ -176,6 +227,8 @@ class KpiWorker:
                 self.handle_records,
                 self.flush_state,
                 self.settings.fetch_max_wait_ms,
+                self.on_fetch_error,
+                self.source.maybe_declare,
             )
             app.topics.add(self.source)
         else:
@@ -193,8 +246,13 @@ class KpiWorker:
 
         @self.table.on_recover
         async def _recovered() -> None:
+            self.check_partitions()
             self.states.assign(self._owned_partitions())
             self.metrics.partitions.set(len(self.states.cores))
+
+        @app.on_partitions_assigned.connect  # type: ignore[arg-type]
+        async def _assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
+            self.check_partitions()
 
         @app.on_partitions_revoked.connect  # type: ignore[arg-type]
         async def _revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
@@ -226,12 +284,71 @@ class KpiWorker:
         assignment = self.app.consumer.assignment()
         return {tp.partition for tp in assignment if tp.topic in self.topic_roles}
 
-    async def handle_records(self, tp: TP, records: Sequence[Any]) -> None:
-        """The batch hook's entry: one fetched record list of one source partition."""
+    def partition_counts(self) -> dict[str, int | None]:
+        """Partition count of each source topic and of the state changelog, as the
+        consumer's metadata knows them (None: not known)."""
+        consumer: Any = self.app.consumer
+        changelog = self.table.changelog_topic.get_topic_name()
+        return {topic: consumer.topic_partitions(topic) for topic in [*self.topic_roles, changelog]}
+
+    def check_partitions(self) -> None:
+        """Stop the worker (``fatal``, ``on_fatal``) when partition counts differ."""
+        if self.fatal is not None:
+            return
+        message = mismatch_message(self.partition_counts(), self.settings.partitions)
+        if message is None:
+            return
+        self.fatal = message
+        log.critical("stopping: %s", message)
+        if self.on_fatal is not None:
+            self.on_fatal(message)
+
+    def on_fetch_error(self, error: FetchError) -> None:
+        """A record batch that could not be decoded: counted and logged; its partition
+        waits at it (paused, fetched again after ``RETRY_S``), the others go on."""
+        key = (error.topic, error.reason)
+        if key in self.counters.fetch_errors:
+            self.counters.fetch_errors[key] += 1
+        log.error(
+            "cannot decode the record batch of %s[%d] at offset %d (%s: %s); that partition "
+            "waits at it and is fetched again in %.0f s, the others go on. A codec the "
+            "worker lacks: install stream-app with its dependencies (aiokafka's codec "
+            "extras) and restart; see docs/producers.md#compression",
+            error.topic,
+            error.partition,
+            error.offset,
+            error.reason,
+            error.detail,
+            RETRY_S,
+        )
+
+    async def handle_records(self, tp: TP, records: Sequence[Any]) -> bool:
+        """The batch hook's entry: one fetched record list of one source partition.
+        Messages that belong to another partition are forwarded there (:mod:`routing`),
+        the others applied. False (nothing done, nothing to ack) once ``fatal``."""
+        if self.fatal is not None:
+            return False
         role = self.topic_roles.get(tp.topic)
         if role is None:
-            return
+            return True
         now = time.time()  # the worker's clock of lateness
+        records, forwards, stale = self.router.split(
+            role, tp.partition, self.settings.partitions, records
+        )
+        if stale:  # copies forwarded under an earlier partition count (routing.py)
+            self.metrics.messages.labels("stale_copy").inc(stale)
+        if forwards:
+            await self._forward(tp.topic, forwards)
+        if not records:
+            self._count({}, now)
+            return True
+        # forwarded copies (rare): where they first landed, so that a copy forwarded
+        # again after a crash is known as a redelivery (PartitionCore.ingest_batch)
+        origins = {
+            r.offset: origin
+            for r in records
+            if r.headers and (origin := forwarded_from(r.headers)) is not None
+        }
         core = self.states.core(tp.partition)
         self._touched.add(tp.partition)
         outcomes, rejected = core.ingest_batch(
@@ -239,11 +356,34 @@ class KpiWorker:
             role,
             now=now,
             future_tolerance_s=self.settings.future_tolerance_s,
+            origins=origins,
         )
         if rejected:
             by_offset = {r.offset: r for r in records}
             await self._dead_letter([(by_offset[o], why) for o, why in rejected])
         self._count(outcomes, now)
+        return True
+
+    async def _forward(self, topic: str, forwards: Sequence[Forward]) -> None:
+        """Send each record to its contract partition of ``topic``. Like the dead
+        letters, the producer is flushed before the source offsets commit: a crash in
+        between forwards them again, and the copy arrives as a redelivery."""
+        producer = self.app.producer
+        for f in forwards:
+            r = f.record
+            timestamp = r.timestamp / 1000 if r.timestamp is not None else None
+            await producer.send(topic, r.key, r.value, f.partition, timestamp, f.headers)
+        self.counters.forwarded[topic] = self.counters.forwarded.get(topic, 0) + len(forwards)
+        now = time.monotonic()
+        if now - self._forward_logged.get(topic, -FORWARD_LOG_EVERY_S) >= FORWARD_LOG_EVERY_S:
+            self._forward_logged[topic] = now
+            log.warning(
+                "forwarded %d message(s) of %s to the partition of their key: a producer "
+                "does not partition by murmur2 of the key (librdkafka clients: set "
+                "partitioner=murmur2_random); see docs/producers.md#partitioner",
+                len(forwards),
+                topic,
+            )
 
     async def handle_batch(self, messages: Sequence[Any]) -> None:
         """Apply a batch to the cores and dead-letter its rejections.

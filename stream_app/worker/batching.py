@@ -22,14 +22,19 @@ from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
+from stream_app.worker.fetch_errors import RETRY_S, FetchError, catching
+
 #: a commit (which writes every account changed since the previous one) waits at least
 #: this many times as long as the previous one took: while a backlog is applied, state
 #: writes take at most ~1/FLUSH_SHARE of the time; live, they are small and come once per
 #: commit interval. Skipping a commit is always safe: offsets and state move together.
 FLUSH_SHARE = 10
 
-RecordsHandler = Callable[[TP, Sequence[Any]], Awaitable[None]]
+#: applies one record list; returns False when it did not (the worker is stopping on a
+#: fatal error): the records are then not acknowledged
+RecordsHandler = Callable[[TP, Sequence[Any]], Awaitable[bool | None]]
 CommitHook = Callable[[], Awaitable[None]]
+FetchErrorHook = Callable[[FetchError], None]
 
 
 def install_batch_consumer(
@@ -38,28 +43,82 @@ def install_batch_consumer(
     handler: RecordsHandler,
     before_commit: CommitHook,
     fetch_max_wait_ms: int = 100,
+    on_fetch_error: FetchErrorHook | None = None,
+    before_start: CommitHook | None = None,
 ) -> None:
     """Make ``app``'s consumer hand whole record lists of ``topics`` to ``handler``, and
     call ``before_commit`` (which writes the changed state to the changelog) before each
     offset commit, with no batch applied in between: a committed offset never runs ahead
     of the state its events produced.
 
+    A record batch that cannot be decoded (:mod:`stream_app.worker.fetch_errors`) pauses
+    its partition only, and is reported to ``on_fetch_error`` (in the app's loop); the
+    partition is fetched again after ``RETRY_S``. ``before_start`` runs when the consumer
+    starts, before it subscribes (the producer is up): the worker declares its source
+    topics there (no agent does it on this path), so that a missing one is created with
+    the configured partition count and not by the broker's auto-creation (1 partition).
+
     Must run before the app creates its consumer (i.e. before the worker starts).
     """
     base: Any = app.transport.Consumer
 
     class FetchThread(AIOKafkaConsumerThread):
+        #: decoding failures not yet reported (appended in this thread, taken by the app)
+        fetch_errors: list[FetchError]
+        #: partitions paused on a decoding failure -> when to fetch them again
+        retry_at: dict[Any, float]
+
         def _create_consumer(self, loop: asyncio.AbstractEventLoop) -> Any:
             consumer = super()._create_consumer(loop)
             # Faust hard-codes fetch_max_wait_ms=1500: a fetch in flight for quiet
             # partitions then holds back the busy ones (whose data was just taken) for
             # up to 1.5 s, which is most of the delay to /metrics under light load
             consumer._fetch_max_wait_ms = fetch_max_wait_ms
+            self.fetch_errors = []
+            self.retry_at = {}
             return consumer
+
+        async def _fetch_records(
+            self,
+            consumer: Any,
+            active_partitions: Any,
+            timeout: float | None = None,
+            max_records: int | None = None,
+        ) -> Any:
+            self._retry_due(consumer)
+            errors: list[FetchError] = []
+            try:
+                with catching(errors):
+                    return await super()._fetch_records(
+                        consumer, active_partitions, timeout=timeout, max_records=max_records
+                    )
+            finally:
+                for error in errors:  # the partition is paused at the bad batch
+                    tp = TP(error.topic, error.partition)
+                    self.retry_at[tp] = time.monotonic() + RETRY_S
+                self.fetch_errors.extend(errors)
+
+        def _retry_due(self, consumer: Any) -> None:
+            if not self.retry_at:
+                return
+            now = time.monotonic()
+            for tp, when in list(self.retry_at.items()):
+                if when > now:
+                    continue
+                del self.retry_at[tp]
+                subscription = consumer._subscription
+                if tp in self.consumer._paused_partitions or not subscription.is_assigned(tp):
+                    continue  # paused by Faust itself, or no longer ours
+                subscription.resume(tp)
 
     class BatchConsumer(base):
         def _new_consumer_thread(self) -> Any:
             return FetchThread(self, loop=self.loop, beacon=self.beacon)
+
+        async def on_start(self) -> None:
+            if before_start is not None:
+                await before_start()
+            await super().on_start()
 
         _state_lock: asyncio.Lock | None = None
 
@@ -136,6 +195,11 @@ def install_batch_consumer(
             """The next fetched records, with the consumer generation when they came (a
             rebalance after that resets the positions, so they are fetched again)."""
             records, _active = await self._wait_next_records(1.0)
+            errors = getattr(self._thread, "fetch_errors", None)
+            while errors:
+                error = errors.pop(0)
+                if on_fetch_error is not None:
+                    on_fetch_error(error)
             return self.app.consumer_generation_id, records
 
         async def _apply_batch(
@@ -145,7 +209,8 @@ def install_batch_consumer(
             if r_offset and first - r_offset > 1:  # compacted or transaction-marker gap
                 await self._add_gap(tp, r_offset + 1, first)
             async with self._lock():
-                await handler(tp, recs)
+                if await handler(tp, recs) is False:
+                    return  # not applied (stopping): not acked
                 if self.app.consumer_generation_id != generation:
                     return  # revoked meanwhile: not acked, so redelivered to the new owner
                 self._ack(tp, recs)
