@@ -78,6 +78,12 @@ class PartitionCore:
         self.rejected: Counter[str] = Counter()
         self.offsets: dict[str, int] = {}  # role -> highest offset fully handled
         self.dirty: set[tuple[str, str]] = set()  # (key field, key)
+        #: keys a group forgot (idle): their records are deleted from the store
+        self.gone: set[tuple[str, str]] = set()
+        #: event and duplicate counts of forgotten keys (kept in the partition meta, so
+        #: ``cs_events_total`` survives forgetting and a restart)
+        self.forgotten_counts: Counter[str] = Counter()
+        self.forgotten_duplicates = 0
         self.max_us = _NO_US  # the latest event time applied (epoch microseconds)
 
     @property
@@ -239,12 +245,36 @@ class PartitionCore:
         """Finish the groups' deferred work (once per batch; reads call it too)."""
         for group in self.groups:
             group.settle()
+            for key in group.take_forgotten():
+                self._forget(group, key)
+
+    def _forget(self, group: KpiGroup[Any], key: str) -> None:
+        """Drop ``group``'s slice of an idle key, and the key itself when no other group
+        holds a slice of it (its counts move to the partition's forgotten counts)."""
+        key_field = group.key_field
+        states = self.keys[key_field]
+        state = states.get(key)
+        if state is None or group.name not in state.groups:
+            return
+        group.forget(key, state.groups.pop(group.name))
+        if state.groups:
+            self.dirty.add((key_field, key))
+            return
+        del states[key]
+        self.forgotten_counts.update(state.counts)
+        self.forgotten_duplicates += state.duplicates
+        self.dirty.discard((key_field, key))
+        self.gone.add((key_field, key))
 
     # -- persistence ----------------------------------------------------------
-    def take_dirty(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(store key, record) of the keys changed since the last call (coalesced)."""
+    def take_dirty(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """(store key, record) of the keys changed since the last call (coalesced), and
+        (store key, None) for the keys forgotten since (to delete)."""
         self.settle()
         dirty, self.dirty = self.dirty, set()
+        gone, self.gone = self.gone - dirty, set()
+        for key_field, key in sorted(gone):
+            yield store_key(key_field, key), None
         for key_field, key in sorted(dirty):
             state = self.keys[key_field][key]
             slices = {
@@ -264,11 +294,24 @@ class PartitionCore:
 
     def meta_record(self) -> dict[str, Any]:
         """Partition-level state: rejections and handled offsets."""
-        return {"p": self.partition, "r": dict(self.rejected), "o": dict(self.offsets)}
+        record: dict[str, Any] = {
+            "p": self.partition,
+            "r": dict(self.rejected),
+            "o": dict(self.offsets),
+        }
+        if self.forgotten_counts or self.forgotten_duplicates:
+            record["fc"] = dict(self.forgotten_counts)
+            record["fd"] = self.forgotten_duplicates
+        return record
 
     def load_meta(self, record: dict[str, Any]) -> None:
         self.rejected = Counter(record.get("r", {}))
         self.offsets = dict(record.get("o", {}))
+        self.forgotten_counts = Counter(record.get("fc", {}))
+        self.forgotten_duplicates = int(record.get("fd", 0))
+        for kind, n in self.forgotten_counts.items():
+            self.type_counts[kind] = self.type_counts.get(kind, 0) + n
+        self.duplicates += self.forgotten_duplicates
 
     def load_key(self, name: str, record: dict[str, Any]) -> None:
         """Add a recovered key's state (from the changelog; ``name`` is its store key)."""

@@ -88,6 +88,14 @@ class KpiGroup(ABC, Generic[S]):
     def families(self, ctx: ReadContext, states: Mapping[str, S]) -> list[Family]:
         """Additive families as of ``ctx``; ``states`` maps account id -> this group's state."""
 
+    def take_forgotten(self) -> list[str]:
+        """Keys this group found idle (in :meth:`settle`) and wants the core to forget;
+        the core then calls :meth:`forget` for each and drops the key's state."""
+        return []
+
+    def forget(self, key: str, state: S) -> None:
+        """Take a forgotten key's ``state`` out of the partition aggregates."""
+
     def describe(self, state: S, ctx: ReadContext) -> dict[str, Any]:
         """JSON view of one account's state (for the per-account API)."""
         return {}

@@ -14,9 +14,12 @@ from stream_app.kpi.groups.health.settings import HealthSettings
 from stream_app.kpi.groups.onboarding.settings import OnboardingSettings
 from stream_app.kpi.groups.revenue.settings import RevenueSettings
 from stream_app.kpi.groups.usage.settings import UsageSettings
+from stream_app.kpi.groups.web.settings import WebSettings
 
 
-class KpiSettings(UsageSettings, OnboardingSettings, RevenueSettings, HealthSettings, BaseSettings):
+class KpiSettings(
+    UsageSettings, OnboardingSettings, RevenueSettings, HealthSettings, WebSettings, BaseSettings
+):
     """What the KPI core needs; shared by the worker and ``replay``."""
 
     model_config = SettingsConfigDict(env_prefix="CS_", extra="ignore")
