@@ -341,15 +341,20 @@ class PartitionCore:
 
     def describe(self, account_id: str, as_of: datetime) -> dict[str, Any] | None:
         """JSON view of one account (None when unknown to this partition)."""
-        acct = self.accounts.get(account_id)
-        if acct is None:
+        return self.describe_key("account_id", account_id, as_of)
+
+    def describe_key(self, key_field: str, key: str, as_of: datetime) -> dict[str, Any] | None:
+        """JSON view of one key of ``key_field`` (every group's ``describe`` of its slice;
+        None when unknown to this partition)."""
+        self.settle()  # first: it may forget an idle key
+        state = self.keys[key_field].get(key)
+        if state is None:
             return None
-        self.settle()
         ctx = self.context(as_of)
-        view: dict[str, Any] = {"account_id": account_id, "events": dict(acct.counts)}
+        view: dict[str, Any] = {key_field: key, "events": dict(state.counts)}
         for group in self.groups:
-            if group.name in acct.groups and group.key_field == "account_id":
-                view.update(group.describe(acct.groups[group.name], ctx))
+            if group.name in state.groups and group.key_field == key_field:
+                view.update(group.describe(state.groups[group.name], ctx))
         return view
 
     def families(self, as_of: datetime) -> list[Family]:
