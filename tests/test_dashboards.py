@@ -53,6 +53,11 @@ KNOWN_METRICS = {
     "cs_tickets_resolved_first_contact",
     "cs_ticket_resolution_seconds_gcount",
     "cs_accounts_by_health",
+    "cs_web_visitors",
+    "cs_web_sessions",
+    "cs_web_pageviews",
+    "cs_web_entries",
+    "cs_web_exits",
 }
 
 
@@ -81,13 +86,14 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     assert drift(tmp_path) == sorted([first, "old-board.json"])
 
 
-def test_the_five_boards() -> None:
+def test_the_six_boards() -> None:
     docs = boards()
     assert [d["uid"] for d in docs] == [
         "cs-overview",
         "cs-engagement",
         "cs-revenue",
         "cs-voice",
+        "cs-web",
         "cs-pipeline",
     ]
     for doc in docs:

@@ -1,4 +1,4 @@
-"""The five boards, composed from the panels of the KPI groups and of the pipeline.
+"""The six boards, composed from the panels of the KPI groups and of the pipeline.
 
 A group's panels are in ``stream_app/dashboards/groups/<name>.py``; the overview takes
 every group's headline and trend panels, in export order.
@@ -53,6 +53,16 @@ def voice() -> dashboard.Dashboard:
     )
 
 
+def web() -> dashboard.Dashboard:
+    return board(
+        "cs-web",
+        "Web engagement",
+        "Visitors, sessions, bounce, pages per session, time on page, scroll, entry and exit "
+        "pages, click-through by link, visitor intent and task completion.",
+        groups.web.rows(),
+    )
+
+
 def pipeline_health() -> dashboard.Dashboard:
     return board(
         "cs-pipeline",
@@ -68,5 +78,6 @@ BOARDS: tuple[Callable[[], dashboard.Dashboard], ...] = (
     engagement,
     revenue,
     voice,
+    web,
     pipeline_health,
 )
