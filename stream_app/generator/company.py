@@ -18,6 +18,7 @@ from stream_app.generator.clock import US_PER_DAY, US_PER_HOUR, derived_rng
 from stream_app.generator.config import GeneratorConfig
 from stream_app.generator.sink import DaySink, Item
 from stream_app.generator.support import pending_day, support_day
+from stream_app.generator.web import WebSite
 from stream_app.timeutil import to_us
 
 _BY_TIME = itemgetter(0)  # the sort is stable: ties stay in generation order
@@ -30,7 +31,8 @@ class Company:
     The simulation starts on the UTC day containing the window start ``end - days`` and
     can run on past ``end`` indefinitely (that is how :class:`LiveSimulation` continues it).
     Each account has three random streams: lifecycle (billing), support desk (tickets,
-    surveys, scheduled events) and product activity. Activity changes no state, so a day
+    surveys, scheduled events) and product activity; the web site (:class:`WebSite`) has one
+    more. Activity and web visits change no account state, so a day
     simulated with ``activity=False`` leaves the company exactly as a full day would; the
     activity streams are salted with ``activity_stream`` so that a continuation ("live")
     never replays the ids of the history's activity.
@@ -56,6 +58,8 @@ class Company:
         self._spike_len = max(1, int(cfg.churn_spike_hours * US_PER_HOUR))
         self._activity_stream = activity_stream
         self._activity_rngs: dict[int, Random] = {}
+        self._web = WebSite(derived_rng(cfg.seed, "web", activity_stream), cfg.accounts)
+        self._web_rngs: dict[int, Random] = {}
 
     def simulate_day(self, activity: bool = True) -> list[Item]:
         """Advance one UTC day; its events sorted by time (ts not yet formatted)."""
@@ -66,6 +70,9 @@ class Company:
         self._maybe_spike(sink)
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
         factor = _WEEKEND_FACTOR if weekday >= 5 else 1.0
+        web = self._web
+        if activity:
+            web.begin_day(sink)
         for acct in self.accounts:
             # a customer at any time of the day uses the product that day (the day it signs
             # up, converts, or cancels included)
@@ -78,6 +85,9 @@ class Company:
             pending_day(acct, acct.support_rng, sink, active)
             if activity and active:
                 activity_day(acct, self._activity_rng(acct.idx), sink, factor)
+                web.app_day(acct, self._web_rng(acct.idx), sink, weekday >= 5)
+        if activity:
+            web.marketing_day(sink, weekday >= 5)
         sink.items.sort(key=_BY_TIME)
         return sink.items
 
@@ -86,6 +96,13 @@ class Company:
         if rng is None:
             rng = derived_rng(self.cfg.seed, "activity", self._activity_stream, idx)
             self._activity_rngs[idx] = rng
+        return rng
+
+    def _web_rng(self, idx: int) -> Random:
+        rng = self._web_rngs.get(idx)
+        if rng is None:
+            rng = derived_rng(self.cfg.seed, "web", self._activity_stream, idx)
+            self._web_rngs[idx] = rng
         return rng
 
     def _maybe_spike(self, sink: DaySink) -> None:
