@@ -58,7 +58,7 @@ REFERRERS = (
     "https://news.ycombinator.com/",
 )
 #: marketing visitors per account per weekday (the web is less weekly than B2B use)
-VISITORS_PER_ACCOUNT = 0.6
+VISITORS_PER_ACCOUNT = 0.35
 _WEEKEND = 0.55
 _OFFSETS = (0, 60, 120, -300, -480, 330)
 _POOL = 5_000  # returning anonymous visitors remembered
@@ -119,7 +119,7 @@ class WebSite:
         self.rng = rng
         for j in acct.members:
             user = acct.users[j]
-            if rng.random() >= user.propensity * (0.08 if weekend else 0.25):
+            if rng.random() >= user.propensity * (0.03 if weekend else 0.1):
                 continue
             start = work_time(rng, sink.day_start, acct.local_off_us)
             if start < user.joined_us + 3600 * US_PER_SEC:
@@ -181,7 +181,7 @@ class WebSite:
         rng = self.rng
         rand = rng.random
         pages = 1
-        keep_on = 0.72 if app else 0.5
+        keep_on = 0.6 if app else 0.5
         while pages < 12 and rand() < keep_on:
             pages += 1
         table = self._app if app else self._marketing
@@ -196,15 +196,17 @@ class WebSite:
                 view.update(ids)
             self._add(sink, t, tz, visitor, view)
             clicked = False
-            if rand() < (0.25 if app else 0.55):
+            if rand() < (0.25 if app else 0.4):
                 link = links[int(rand() * len(links))]
                 self._add(sink, t + 300_000, tz, visitor, {"type": "link_shown", "link": link})
                 if rand() < 0.07:
                     clicked = True
                     at = t + int((1.0 + rand() * 20.0) * US_PER_SEC)
                     self._add(sink, at, tz, visitor, {"type": "link_clicked", "link": link})
-            # engaged time: log-normal, median ~25 s; a third of single glances under 10 s
-            engaged = min(3_600_000, int(exp(rng.gauss(10.1, 1.3))))
+            # engaged time: log-normal, median ~25 s; a one-page visit is often a glance
+            # (median ~8 s: about half of them stay under 10 s)
+            mu = 8.99 if pages == 1 else 10.1
+            engaged = min(3_600_000, int(exp(rng.gauss(mu, 1.3))))
             dwell = engaged * 1_000 + int((2.0 + rand() * 40.0) * US_PER_SEC)
             scroll = min(100, int(15 + engaged / 800 + rand() * 40))
             leave = t + dwell
