@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import create_topics
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl
@@ -18,7 +19,7 @@ from stream_app.replay import replay
 from tests.helpers import samples
 from tests.worker_proc import WorkerProcess
 
-ROLES = ("product", "billing", "feedback", "support")
+ROLES = TOPIC_ROLES  # every topic of the contract (the generator emits web events)
 
 
 def dataset(seed: int, accounts: int = 40, days: int = 20, **kw: Any) -> list[dict[str, object]]:

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from stream_app.contract import TOPIC_ROLES
 from stream_app.dashboards import OUT_DIR, panel_queries
 from stream_app.dev.broker import create_topics
 from stream_app.exposition import render
@@ -58,10 +59,7 @@ def pipeline(
     jsonl = tmp / "events.jsonl"
     count = write_jsonl(generate_history(cfg), jsonl)
     worker = WorkerProcess(kafka.bootstrap, prefix, tmp)
-    topics = {
-        r: worker.env[f"CS_TOPIC_{r.upper()}"]
-        for r in ("product", "billing", "feedback", "support")
-    }
+    topics = {r: worker.env[f"CS_TOPIC_{r.upper()}"] for r in TOPIC_ROLES}
     names = [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]]
     asyncio.run(create_topics(kafka.bootstrap, names, 4))
 

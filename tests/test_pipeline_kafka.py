@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import LocalKafka, create_topics
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl
@@ -37,10 +38,7 @@ async def test_worker_metrics_equal_replay(
     assert count > 3000
 
     worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
-    topics = {
-        role: worker.env[f"CS_TOPIC_{role.upper()}"]
-        for role in ("product", "billing", "feedback", "support")
-    }
+    topics = {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in TOPIC_ROLES}
     await create_topics(kafka.bootstrap, [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]], 4)
     sent = await produce(f"kafka://{kafka.bootstrap}", topics, generate_history(cfg))
     assert sent == count

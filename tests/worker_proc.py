@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
+from stream_app.contract import TOPICS
 from stream_app.dev.live_view import scrape
 
 T = TypeVar("T")
@@ -62,10 +63,8 @@ class WorkerProcess:
                 "CS_BROKER": f"kafka://{bootstrap}",
                 "CS_APP_ID": f"{prefix}-app",
                 "CS_PARTITIONS": str(partitions),
-                "CS_TOPIC_PRODUCT": f"{prefix}-product-events",
-                "CS_TOPIC_BILLING": f"{prefix}-billing-events",
-                "CS_TOPIC_FEEDBACK": f"{prefix}-feedback-events",
-                "CS_TOPIC_SUPPORT": f"{prefix}-support-events",
+                # every topic of the contract: "<prefix>-product-events", "<prefix>-web-events" …
+                **{f"CS_TOPIC_{t.role.upper()}": f"{prefix}-{t.default_name}" for t in TOPICS},
                 "CS_TOPIC_DEAD_LETTERS": f"{prefix}-dead-letters",
                 "CS_WEB_PORT": str(self.port),
                 "CS_DATA_DIR": str(tmp / f"data-{self.port}"),
