@@ -566,3 +566,26 @@ def test_any_arrival_order_and_duplicates_give_the_same_exposition(
 
 def test_group_state_type() -> None:
     assert isinstance(WebGroup(KpiSettings()).new(), WebState)
+
+
+def test_visitor_view_of_the_worker_api() -> None:
+    """``GET /visitors/{id}``'s body (stream_app.worker.api.visitor_view), without a worker."""
+    from types import SimpleNamespace
+
+    from stream_app.worker.api import account_view, visitor_view
+
+    recent = (datetime.now(UTC) - timedelta(hours=1)).isoformat()  # the API reads as of now
+    core = core_of([pv("1", recent, "/a", visitor="v1")])
+    states: Any = SimpleNamespace(cores={0: core})
+    status, body = visitor_view(states, 1, "v1", "http://w1")
+    assert status == 200
+    assert body["visitor_id"] == "v1" and body["served_by"] == "http://w1"
+    assert body["events"] == {"page_viewed": 1}
+    assert body["sessions_30d"] == len(body["sessions"]) == 1
+    assert body["sessions"][0]["entry"] == "/a" and body["sessions"][0]["bounced"] is True
+    status, body = visitor_view(states, 1, "nobody", "http://w1")
+    assert (status, body["error"]) == (404, "unknown visitor")
+    status, body = account_view(states, 1, "v1", "http://w1")  # not an account
+    assert (status, body["error"]) == (404, "unknown account")
+    status, body = visitor_view(SimpleNamespace(cores={}), 1, "v1", "http://w1")  # type: ignore[arg-type]
+    assert status == 503
