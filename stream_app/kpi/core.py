@@ -380,7 +380,8 @@ class PartitionCore:
         ctx = self.context(as_of)
         out = [events, dups, rejected, errors]
         for group in self.groups:
-            out.extend(group.families(ctx, self.group_states(group)))
+            states = self.group_states(group) if group.reads_states else {}
+            out.extend(group.families(ctx, states))
         return out
 
     def group(self, name: str) -> KpiGroup[Any] | None:

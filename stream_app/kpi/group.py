@@ -56,6 +56,9 @@ class KpiGroup(ABC, Generic[S]):
     #: the key field of its types' topics (declared in :mod:`stream_app.contract.declared`):
     #: the group's state is per value of it
     key_field: ClassVar[str] = "account_id"
+    #: whether :meth:`families` reads the per-key states (False: it reads only the group's
+    #: own aggregates, and the core skips building the key -> state mapping at each scrape)
+    reads_states: ClassVar[bool] = True
 
     def __init__(self, settings: KpiSettings) -> None:
         self.settings = settings

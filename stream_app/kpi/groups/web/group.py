@@ -65,6 +65,7 @@ class WebGroup(KpiGroup[WebState]):
     name = "web"
     types = frozenset(CODES)
     key_field = "visitor_id"
+    reads_states = False  # reads sum day counts: they never visit a visitor
 
     def __init__(self, settings: KpiSettings) -> None:
         super().__init__(settings)
