@@ -32,14 +32,18 @@ class Labels:
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
-        self.known: set[str] = set()
+        #: the values that keep their label (each maps to its one shared instance)
+        self.known: dict[str, str] = {}
 
     def fold(self, value: str) -> str:
+        """The label of ``value`` (the shared instance of a known value: events that keep
+        the value refer to it rather than each to its own copy)."""
         known = self.known
-        if value in known:
-            return value
+        label = known.get(value)
+        if label is not None:
+            return label
         if len(known) < self.limit:
-            known.add(value)
+            known[value] = value
             return value
         return OTHER
 

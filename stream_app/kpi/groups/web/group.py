@@ -30,6 +30,7 @@ from stream_app.kpi.daycount import count_in_window, move
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.groups.web.buckets import (
+    OTHER,
     SCROLL_BUCKETS,
     TIME_ON_PAGE_BUCKETS,
     Labels,
@@ -108,9 +109,10 @@ class WebGroup(KpiGroup[WebState]):
         us = event.us
         item: WebEvent
         if code == PAGE_VIEWED:
-            path = event.path
+            label = self.paths.fold(event.path)
+            path = event.path if label is OTHER else label  # a shared copy when known
             item = (us, code, event.event_id, path, None)
-            self.buckets.pageviews.add(self.paths.fold(path), day)
+            self.buckets.pageviews.add(label, day)
             if state.pv_day is None or day > state.pv_day:
                 move(self.buckets.visitors, state.pv_day, day)
                 state.pv_day = day
@@ -118,8 +120,8 @@ class WebGroup(KpiGroup[WebState]):
             item = (us, code, "", event.engaged_ms, event.max_scroll_pct)
             self._leave(day, event.engaged_ms, event.max_scroll_pct)
         elif code in (LINK_SHOWN, LINK_CLICKED):
-            item = (us, code, "", event.link, None)
-            self._link(code, event.link, day)
+            label = self._link(code, event.link, day)
+            item = (us, code, "", event.link if label is OTHER else label, None)
         else:
             item = (us, code, "", event.survey, event.answer)
             self._answer(event.survey, event.answer, day)
@@ -140,9 +142,11 @@ class WebGroup(KpiGroup[WebState]):
         if scroll >= self.deep_pct:
             b.deep_scrolls[day] += 1
 
-    def _link(self, code: int, link: str, day: int) -> None:
+    def _link(self, code: int, link: str, day: int) -> str:
         per = self.buckets.clicks if code == LINK_CLICKED else self.buckets.impressions
-        per.add(self.links.fold(link), day)
+        label = self.links.fold(link)
+        per.add(label, day)
+        return label
 
     def _answer(self, survey: str, answer: str, day: int) -> None:
         label = self.intents.fold(answer) if survey not in SURVEY_ANSWERS_FIXED else answer
