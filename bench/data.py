@@ -32,7 +32,7 @@ def topic_names(prefix: str) -> dict[str, str]:
 
 
 async def make_topics(bootstrap: str, prefix: str) -> dict[str, str]:
-    """Create the 4 source topics and the dead-letter topic of ``prefix`` (4 partitions)."""
+    """Create the source topics and the dead-letter topic of ``prefix`` (4 partitions)."""
     topics = topic_names(prefix)
     await create_topics(bootstrap, [*topics.values(), f"{prefix}-dead-letters"], PARTITIONS)
     return topics

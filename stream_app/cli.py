@@ -6,6 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
+from stream_app.commands.backfill import add_backfill
 from stream_app.commands.dead_letters import add_dead_letters
 from stream_app.commands.generate import add_generate
 from stream_app.commands.replay import add_replay
@@ -13,9 +14,19 @@ from stream_app.commands.run import add_run
 from stream_app.commands.schemas import add_schemas
 from stream_app.commands.worker import add_worker
 
-DESCRIPTION = "Live customer-success KPIs: worker, replay, generate, schemas, dead letters, run."
+DESCRIPTION = (
+    "Live customer-success KPIs: worker, replay, backfill, generate, schemas, dead letters, run."
+)
 #: the subcommands, in ``--help`` order
-COMMANDS = (add_worker, add_replay, add_schemas, add_generate, add_run, add_dead_letters)
+COMMANDS = (
+    add_worker,
+    add_replay,
+    add_backfill,
+    add_schemas,
+    add_generate,
+    add_run,
+    add_dead_letters,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

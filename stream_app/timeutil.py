@@ -46,4 +46,3 @@ def parse_as_of(text: str) -> datetime:
 def utc_now() -> datetime:
     """The wall clock (the live worker's T)."""
     return datetime.now(UTC)
-

@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import create_topics
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl
@@ -18,8 +17,6 @@ from stream_app.produce import produce
 from stream_app.replay import replay
 from tests.helpers import samples
 from tests.worker_proc import WorkerProcess
-
-ROLES = TOPIC_ROLES  # every topic of the contract (the generator emits web events)
 
 
 def dataset(seed: int, accounts: int = 40, days: int = 20, **kw: Any) -> list[dict[str, object]]:
@@ -30,7 +27,7 @@ def dataset(seed: int, accounts: int = 40, days: int = 20, **kw: Any) -> list[di
 
 
 def topics_of(worker: WorkerProcess) -> dict[str, str]:
-    return {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in ROLES}
+    return worker.topics
 
 
 async def create_for(bootstrap: str, worker: WorkerProcess) -> None:

@@ -190,6 +190,75 @@ def ces(e: Exposition) -> Result:
     return ratio(weighted if by_score else None, survey(e, "ces"))
 
 
+def per_currency(numerators: dict[str, float], den: float | None) -> Result:
+    """``sum by (currency) (x) / on() group_left() (den > 0)``."""
+    if den is None or not den > 0:
+        return {}
+    return {frozenset({("currency", c)}): v / den for c, v in numerators.items()}
+
+
+def cac(e: Exposition) -> Result:
+    return per_currency(
+        e.by("currency", "cs_acquisition_spend", **W30), e.total("cs_new_paying_accounts", **W30)
+    )
+
+
+def clv_to_cac(e: Exposition) -> Result:
+    costs = cac(e)
+    return {
+        labels: value / costs[labels]
+        for labels, value in clv(e).items()
+        if labels in costs and costs[labels] > 0
+    }
+
+
+def mentions(e: Exposition, sentiment: str | None = None) -> float | None:
+    if sentiment is None:
+        return e.total("cs_social_interactions", interaction="mention", **W30)
+    return e.total("cs_social_interactions", interaction="mention", sentiment=sentiment, **W30)
+
+
+def net_sentiment(e: Exposition) -> Result:
+    positive, negative = mentions(e, "positive") or 0.0, mentions(e, "negative") or 0.0
+    return ratio(positive - negative, mentions(e))
+
+
+def employee(e: Exposition, name: str, scores: Collection[str] | None = None) -> float | None:
+    if scores is None:
+        return e.total("cs_employee_survey_responses", survey=name, window="90d")
+    return e.total("cs_employee_survey_responses", survey=name, score=scores, window="90d")
+
+
+def enps(e: Exposition) -> Result:
+    answers = employee(e, "enps")
+    if answers is None or not answers > 0:
+        return {}
+    promoters = employee(e, "enps", {"9", "10"}) or 0.0
+    detractors = employee(e, "enps", {str(s) for s in range(7)}) or 0.0
+    return {NONE: 100 * (promoters - detractors) / answers}
+
+
+def stickiness_30d(e: Exposition) -> Result:
+    days = e.total("cs_user_active_days_gsum")
+    return ratio(None if days is None else days / 30, e.total("cs_user_active_days_gcount"))
+
+
+def cohort_retention(what: str) -> Callable[[Exposition], Result]:
+    def rule(e: Exposition) -> Result:
+        members = e.by("cohort", f"cs_cohort_{what}")
+        out: Result = {}
+        retained: dict[tuple[str, str], float] = {}
+        for s in e.select(f"cs_cohort_retained_{what}"):
+            key = (s.labels["cohort"], s.labels["week"])
+            retained[key] = retained.get(key, 0.0) + s.value
+        for (cohort, week), n in retained.items():
+            if members.get(cohort, 0) > 0:
+                out[frozenset({("cohort", cohort), ("week", week)})] = n / members[cohort]
+        return out
+
+    return rule
+
+
 def per_label(label: str, num: dict[str, float], den: dict[str, float]) -> Result:
     """``(sum by (label) (num) or den * 0) / (sum by (label) (den) > 0)``."""
     return {frozenset({(label, k)}): num.get(k, 0.0) / d for k, d in den.items() if d > 0}
@@ -231,6 +300,9 @@ def web_bounce(window: str) -> Callable[[Exposition], Result]:
 
 
 RULES: dict[str, Callable[[Exposition], Result]] = {
+    "cs:stickiness_30d:ratio": stickiness_30d,
+    "cs:cohort_retention_users:ratio": cohort_retention("users"),
+    "cs:cohort_retention_accounts:ratio": cohort_retention("accounts"),
     "cs:stickiness_dau_mau:ratio": lambda e: ratio(
         e.total("cs_active_users", window="1d"), e.total("cs_active_users", window="30d")
     ),
@@ -274,6 +346,22 @@ RULES: dict[str, Callable[[Exposition], Result]] = {
     "cs:mttr_seconds": lambda e: ratio(
         e.total("cs_ticket_resolution_seconds_gsum"), e.total("cs_ticket_resolution_seconds_gcount")
     ),
+    "cs:checkout_abandonment_30d:ratio": lambda e: ratio(
+        e.total("cs_checkouts_abandoned", **W30), e.total("cs_checkouts_judged", **W30)
+    ),
+    "cs:average_order_value_30d": lambda e: per_currency(
+        e.by("currency", "cs_sales", **W30), e.total("cs_orders", **W30)
+    ),
+    "cs:repeat_purchase:ratio": lambda e: ratio(
+        e.total("cs_ordering_accounts", orders="2+"), e.total("cs_ordering_accounts", orders="1+")
+    ),
+    "cs:cac_30d": cac,
+    "cs:clv_to_cac:ratio": clv_to_cac,
+    "cs:social_net_sentiment_30d:ratio": net_sentiment,
+    "cs:enps:score": enps,
+    "cs:employee_satisfaction:ratio": lambda e: ratio(
+        employee(e, "satisfaction", {"4", "5"}) or 0.0, employee(e, "satisfaction")
+    ),
     "cs:web_pages_per_session_30d": lambda e: ratio(
         e.total("cs_web_session_pageviews", **W30), e.total("cs_web_sessions", **W30)
     ),
@@ -298,4 +386,12 @@ RULES: dict[str, Callable[[Exposition], Result]] = {
 }
 #: rule groups whose every rule has a Python twin above: group cs-<name> of
 #: prometheus/rules/<name>.yml, unit-tested in prometheus/tests/<name>_test.yml
-KPI_GROUPS = ("cs-usage", "cs-onboarding", "cs-revenue", "cs-health", "cs-web")
+KPI_GROUPS = (
+    "cs-usage",
+    "cs-onboarding",
+    "cs-revenue",
+    "cs-health",
+    "cs-commerce",
+    "cs-company",
+    "cs-web",
+)

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import LocalKafka, create_topics
 from stream_app.generator import GeneratorConfig, generate_history
 from stream_app.kpi.core import PartitionCore
@@ -25,7 +24,6 @@ from stream_app.produce import produce
 from tests.worker_proc import WorkerProcess, handled, wait_for
 
 pytestmark = [pytest.mark.integration]
-ROLES = TOPIC_ROLES  # every topic of the contract (the generator emits web events)
 LISTED = ("healthy", "at_risk", "critical", "churned")
 
 
@@ -52,7 +50,7 @@ async def setup_topics(
     kafka: LocalKafka, worker: WorkerProcess, cfg: GeneratorConfig
 ) -> list[dict[str, Any]]:
     """Create the worker's topics; the events of ``cfg`` in time order (not produced)."""
-    topics = {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in ROLES}
+    topics = worker.topics
     names = [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]]
     await create_topics(kafka.bootstrap, [*names, worker.env["CS_TOPIC_ACCOUNT_HEALTH"]], 4)
     return sorted(generate_history(cfg), key=lambda e: str(e["ts"]))
@@ -63,7 +61,7 @@ async def setup_history(
 ) -> tuple[int, list[dict[str, Any]]]:
     """Create the worker's topics and produce the events of ``cfg``: (count, events)."""
     events = await setup_topics(kafka, worker, cfg)
-    topics = {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in ROLES}
+    topics = worker.topics
     return await produce(f"kafka://{kafka.bootstrap}", topics, events), events
 
 
@@ -105,10 +103,10 @@ async def test_account_api_and_band_change_events(
     cfg = GeneratorConfig(seed=5, accounts=30, days=40, end=end)
     worker = make_worker(kafka, topic_prefix, tmp_path)
     events = await setup_topics(kafka, worker, cfg)
-    accounts = sorted({str(e["account_id"]) for e in events if "visitor_id" not in e})
+    accounts = sorted({str(e["account_id"]) for e in events if "account_id" in e})
     worker.start()
     base = base_url(worker)
-    topics = {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in ROLES}
+    topics = worker.topics
     try:
         # in four parts, each written to state before the next comes: band changes are
         # judged once per state flush, so a backlog applied at once shows no transitions
@@ -148,6 +146,9 @@ async def test_account_api_and_band_change_events(
         assert expected is not None
         for key in ("health", "surveys", "support", "events"):
             assert view[key] == expected[key], (account, key)
+        # the account's orders and open and abandoned checkouts (commerce group)
+        assert view.get("commerce") == expected.get("commerce"), account
+    assert any(v.get("commerce", {}).get("orders") for _, v in views.values())
     sample = views[accounts[0]][1]
     assert sample["health"]["score"] is not None
     assert {"score", "weight", "contribution"} <= set(
@@ -196,7 +197,7 @@ async def test_request_reaches_the_worker_owning_the_account(
     first = make_worker(kafka, topic_prefix, tmp_path)
     second = make_worker(kafka, topic_prefix, tmp_path)  # same app id: one consumer group
     count, events = await setup_history(kafka, first, cfg)
-    accounts = sorted({str(e["account_id"]) for e in events if "visitor_id" not in e})
+    accounts = sorted({str(e["account_id"]) for e in events if "account_id" in e})
     first.start()
     second.start()
     workers = (first, second)

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import create_topics
 from stream_app.generator import GeneratorConfig, generate_history
 from stream_app.produce import produce, route
@@ -29,7 +28,7 @@ async def test_lag_is_uncommitted_messages_per_topic(
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     cfg = GeneratorConfig(seed=5, accounts=8, days=10, end=end)
     lazy = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
-    topics = {r: lazy.env[f"CS_TOPIC_{r.upper()}"] for r in TOPIC_ROLES}
+    topics = lazy.topics
     await create_topics(kafka.bootstrap, [*topics.values(), lazy.env["CS_TOPIC_DEAD_LETTERS"]], 4)
     per_topic = Counter(route(event, topics)[0] for event in generate_history(cfg))
     assert await produce(f"kafka://{kafka.bootstrap}", topics, generate_history(cfg)) == sum(

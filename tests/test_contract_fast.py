@@ -41,10 +41,13 @@ BASE: dict[str, dict[str, Any]] = {
     "link_shown": {"visitor_id": "v1", "link": "signup-cta"},
     "link_clicked": {"visitor_id": "v1", "link": "signup-cta"},
     "visit_survey_answered": {"visitor_id": "v1", "survey": "task_completion", "answer": "yes"},
-    "spend_recorded": {"source": "google-ads", "category": "marketing", "amount": 5,
-                       "currency": "EUR"},
-    "social_interaction": {"source": "linkedin", "interaction": "mention",
-                           "sentiment": "negative"},
+    "spend_recorded": {
+        "source": "google-ads",
+        "category": "marketing",
+        "amount": 5,
+        "currency": "EUR",
+    },
+    "social_interaction": {"source": "linkedin", "interaction": "mention", "sentiment": "negative"},
     "employee_survey_answered": {"source": "eng", "survey": "satisfaction", "score": 4},
 }
 
@@ -59,8 +62,9 @@ def test_every_declared_type_has_a_sample() -> None:
 
 
 ts_text = st.builds(
-    lambda y, mo, d, h, mi, s, sep, frac, off: f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}"
-    f":{s:02d}{frac}{off}",
+    lambda y, mo, d, h, mi, s, sep, frac, off: (
+        f"{y:04d}-{mo:02d}-{d:02d}{sep}{h:02d}:{mi:02d}:{s:02d}{frac}{off}"
+    ),
     st.sampled_from([1, 1969, 1970, 2024, 2026, 9999]),
     st.integers(0, 13),
     st.integers(0, 32),
@@ -146,8 +150,9 @@ def test_fast_path_agrees_with_pydantic(
     ],
 )
 def test_days_around_local_midnights(ts: str, tz: Any) -> None:
-    raw = orjson.dumps({"event_id": "e", "type": "session_started", "ts": ts,
-                        "account_id": "a", "user_id": "u"})
+    raw = orjson.dumps(
+        {"event_id": "e", "type": "session_started", "ts": ts, "account_id": "a", "user_id": "u"}
+    )
     parser = EventParser(tz)
     fast = parser._fast(raw)
     assert fast is not None
@@ -155,8 +160,17 @@ def test_days_around_local_midnights(ts: str, tz: Any) -> None:
 
 
 def test_extra_fields_are_dropped_and_absent_ones_read_as_defaults() -> None:
-    raw = orjson.dumps({"event_id": "e", "type": "subscription_cancelled", "account_id": "a",
-                        "ts": "2026-01-01T00:00:00Z", "currency": "XYZ", "us": 5, "mrr": "x"})
+    raw = orjson.dumps(
+        {
+            "event_id": "e",
+            "type": "subscription_cancelled",
+            "account_id": "a",
+            "ts": "2026-01-01T00:00:00Z",
+            "currency": "XYZ",
+            "us": 5,
+            "mrr": "x",
+        }
+    )
     fast = EventParser(UTC)._fast(raw)
     assert fast is not None
     event = fast[0]

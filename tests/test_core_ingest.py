@@ -86,8 +86,9 @@ CASES = [
         dau=1,
     ),
     Case("a late event lands on its own day", [msgs(A3, A1)], {"applied": 2}, dau=1),
-    Case("an empty value is rejected", [[(None, b"acme", 0)]], {"rejected": 1},
-         [(0, "invalid_json")]),
+    Case(
+        "an empty value is rejected", [[(None, b"acme", 0)]], {"rejected": 1}, [(0, "invalid_json")]
+    ),
 ]
 
 

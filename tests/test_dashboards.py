@@ -18,6 +18,9 @@ KNOWN_METRICS = {
     "up",
     "cs_active_users",
     "cs_feature_users",
+    "cs_user_active_days_bucket",
+    "cs_cohort_users",
+    "cs_cohort_accounts",
     "cs_events_total",
     "cs_events_duplicate_total",
     "cs_events_rejected_total",
@@ -53,6 +56,15 @@ KNOWN_METRICS = {
     "cs_tickets_resolved_first_contact",
     "cs_ticket_resolution_seconds_gcount",
     "cs_accounts_by_health",
+    "cs_checkouts_started",
+    "cs_checkouts_judged",
+    "cs_checkouts_abandoned",
+    "cs_orders",
+    "cs_sales",
+    "cs_ordering_accounts",
+    "cs_acquisition_spend",
+    "cs_social_interactions",
+    "cs_employee_survey_responses",
     "cs_web_visitors",
     "cs_web_sessions",
     "cs_web_pageviews",
@@ -86,12 +98,13 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     assert drift(tmp_path) == sorted([first, "old-board.json"])
 
 
-def test_the_six_boards() -> None:
+def test_the_seven_boards() -> None:
     docs = boards()
     assert [d["uid"] for d in docs] == [
         "cs-overview",
         "cs-engagement",
         "cs-revenue",
+        "cs-commerce",
         "cs-voice",
         "cs-web",
         "cs-pipeline",
@@ -135,7 +148,7 @@ def test_industry_thresholds_on_the_headline_kpis() -> None:
         for doc in boards()
         for p in panels(doc)
     }
-    steps = by_title["cs-overview", "Stickiness (DAU/MAU)"]
+    steps = by_title["cs-overview", "Stickiness (30 d average DAU/MAU)"]
     assert steps[-1] == {"color": "green", "value": 0.13}
     nps = by_title["cs-overview", "NPS (90 d)"]
     assert [s["value"] for s in nps] == [None, 0, 20, 50]

@@ -12,6 +12,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from stream_app.commands.dead_letters import read_dead_letters, resubmit
+from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import LocalKafka, create_topics
 from tests.helpers import ev
 from tests.worker_proc import WorkerProcess, handled, wait_for
@@ -45,13 +46,7 @@ async def test_dead_letters_show_and_resubmit(
     product = worker.env["CS_TOPIC_PRODUCT"]
     billing = worker.env["CS_TOPIC_BILLING"]
     dlq = worker.env["CS_TOPIC_DEAD_LETTERS"]
-    topics = [
-        product,
-        billing,
-        worker.env["CS_TOPIC_FEEDBACK"],
-        worker.env["CS_TOPIC_SUPPORT"],
-        dlq,
-    ]
+    topics = [*(worker.env[f"CS_TOPIC_{role.upper()}"] for role in TOPIC_ROLES), dlq]
     await create_topics(kafka.bootstrap, topics, 4)
     bad = [
         (product, b"acme", b"{not json"),

@@ -25,7 +25,6 @@ from typing import Any
 
 import pytest
 
-from stream_app.contract import TOPIC_ROLES
 from stream_app.dashboards import OUT_DIR, panel_queries
 from stream_app.dev.broker import create_topics
 from stream_app.exposition import render
@@ -59,7 +58,7 @@ def pipeline(
     jsonl = tmp / "events.jsonl"
     count = write_jsonl(generate_history(cfg), jsonl)
     worker = WorkerProcess(kafka.bootstrap, prefix, tmp)
-    topics = {r: worker.env[f"CS_TOPIC_{r.upper()}"] for r in TOPIC_ROLES}
+    topics = worker.topics
     names = [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]]
     asyncio.run(create_topics(kafka.bootstrap, names, 4))
 
@@ -199,7 +198,7 @@ def check_every_panel_query(stack: PromStack, exported: set[str]) -> None:
             )
             checked += 1
     print(f"(a) {checked} panel queries returned data; waiting for metrics: {pending}")
-    assert checked >= 75 and len(list(OUT_DIR.glob("*.json"))) == 6
+    assert checked >= 75 and len(list(OUT_DIR.glob("*.json"))) == 7
 
 
 class LiveProducer:

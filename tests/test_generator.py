@@ -67,13 +67,7 @@ def test_every_event_passes_the_contract() -> None:
 
 #: contract v1.1 types the simulated company does not emit yet (the web, commerce and
 #: company KPI issues add them to the generator and remove them from here)
-NOT_YET_SIMULATED = {
-    "checkout_started",
-    "order_placed",
-    "spend_recorded",
-    "social_interaction",
-    "employee_survey_answered",
-}
+NOT_YET_SIMULATED: set[str] = set()
 
 
 def test_every_event_type_occurs() -> None:
@@ -309,13 +303,18 @@ def test_live_intervals_are_fresh_in_range_valid_and_deterministic() -> None:
     assert [[encode(e) for e in b] for b in again] == [[encode(e) for e in b] for b in batches]
 
 
+SPEND_OR_SOCIAL = ("spend_recorded", "social_interaction")
+
+
 def test_live_continues_the_same_company() -> None:
     live = [e for batch in live_run(BASE, timedelta(hours=6), 4 * 14) for e in batch]
-    events = [*history(BASE), *live]
-    accounts = {e["account_id"] for e in history(BASE) if topic_role(e) != "web"}
-    assert {e["account_id"] for e in live if topic_role(e) != "web"} <= accounts
-    # signed-in visitors' page views name known accounts too
-    assert {e["account_id"] for e in live if "visitor_id" in e and "account_id" in e} <= accounts
+    # the company's own events (keyed by source) go on too: the same campaigns and networks
+    spent = {e["source"] for e in history(BASE) if e["type"] in SPEND_OR_SOCIAL}
+    assert {e["source"] for e in live if e["type"] in SPEND_OR_SOCIAL} == spent
+    assert {"spend_recorded", "social_interaction", "order_placed"} <= {e["type"] for e in live}
+    events = [e for e in (*history(BASE), *live) if "account_id" in e]
+    accounts = {e["account_id"] for e in history(BASE) if "account_id" in e}
+    assert {e["account_id"] for e in live if "account_id" in e} <= accounts
     state: dict[object, str] = {}  # a cancelled account renews nothing, a paying one never restarts
     for event in (e for e in events if topic_role(e) != "web"):
         kind, account = event["type"], event["account_id"]
@@ -518,3 +517,73 @@ def test_web_kpis_are_plausible() -> None:
     shown = sum(v for k, v in s.items() if k.startswith("cs_web_link_impressions{"))
     clicked = sum(v for k, v in s.items() if k.startswith("cs_web_link_clicks{"))
     assert 0.04 <= clicked / shown <= 0.12
+
+
+# --- commerce and the company's own events ------------------------------------------------
+
+
+def test_checkouts_orders_and_add_ons() -> None:
+    events = history(BASE)
+    checkouts = {str(e["checkout_id"]): ts(e) for e in events if e["type"] == "checkout_started"}
+    orders = [e for e in events if e["type"] == "order_placed"]
+    by_id = Counter(str(e["order_id"]) for e in orders)
+    assert len(checkouts) >= 30
+    # some orders are sent twice (same order_id, another event_id), never more
+    assert 0 < sum(n == 2 for n in by_id.values()) < 0.15 * len(by_id)
+    assert max(by_id.values()) == 2
+    delays: dict[str, timedelta] = {}
+    for event in orders:
+        checkout = event.get("checkout_id")
+        if checkout is not None and checkout in checkouts:
+            delays.setdefault(str(checkout), ts(event) - checkouts[str(checkout)])
+    day = timedelta(days=1)
+    converted = [d for d in delays.values() if d <= day]
+    late = [d for d in delays.values() if d > day]
+    abandoned = set(checkouts) - set(delays)
+    assert converted and late and abandoned  # some of each
+    assert all(d > timedelta(0) for d in delays.values())
+    assert any(d > timedelta(hours=2) for d in converted)  # converted later the same day
+    assert 0.4 <= (len(abandoned) + len(late)) / len(checkouts) <= 0.8
+    add_ons = [e for e in orders if "checkout_id" not in e]
+    assert len(add_ons) >= 20
+    assert all(e["currency"] == "USD" and int(str(e["amount"])) > 0 for e in orders)
+
+
+def test_spend_daily_campaigns_and_monthly_salaries_and_overhead() -> None:
+    spend = [e for e in history(BASE) if e["type"] == "spend_recorded"]
+    days = {ts(e).date() for e in spend if e["category"] == "marketing"}
+    assert len(days) >= BASE.days - 1  # every day
+    monthly = [ts(e) for e in spend if e["category"] in ("salaries", "overhead")]
+    assert monthly and all(t.day == 1 for t in monthly)
+    assert Counter(e["category"] for e in spend if ts(e).day == 1)["salaries"] == 2  # 2 months
+    assert {e["source"] for e in spend if e["category"] == "marketing"} == {
+        "google-ads",
+        "linkedin-ads",
+        "newsletter-sponsoring",
+    }
+
+
+def test_social_interactions_have_a_sentiment_mix() -> None:
+    social = [e for e in history(BASE) if e["type"] == "social_interaction"]
+    sentiments = Counter(e.get("sentiment") for e in social)
+    assert set(sentiments) == {"positive", "neutral", "negative", None}
+    assert sentiments["positive"] > sentiments["negative"] > 0
+    assert {e["interaction"] for e in social} == {"mention", "comment", "share", "like"}
+    assert len({e["source"] for e in social}) == 3
+
+
+def test_employee_surveys_are_quarterly_per_team() -> None:
+    cfg = replace(BASE, days=200)
+    answers = [e for e in history(cfg) if e["type"] == "employee_survey_answered"]
+    months: dict[object, set[int]] = {}
+    for event in answers:
+        assert ts(event).day <= 10  # open the first 10 days of the month
+        months.setdefault(event["source"], set()).add(ts(event).month)
+    assert len(months) == 3
+    for team_months in months.values():
+        assert all((a - b) % 3 == 0 for a in team_months for b in team_months)
+    # every month, some team asks: a 35-day window always holds answers
+    assert len({ts(e).month for e in answers}) >= 6
+    scores = [int(str(e["score"])) for e in answers if e["survey"] == "enps"]
+    enps = 100 * (sum(s >= 9 for s in scores) - sum(s <= 6 for s in scores)) / len(scores)
+    assert 0 <= enps <= 50

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import LocalKafka, create_topics
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl
@@ -69,7 +68,7 @@ async def test_worker_metrics_equal_replay(
     assert count > 3000
 
     worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
-    topics = {role: worker.env[f"CS_TOPIC_{role.upper()}"] for role in TOPIC_ROLES}
+    topics = worker.topics
     await create_topics(kafka.bootstrap, [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]], 4)
     sent = await produce(f"kafka://{kafka.bootstrap}", topics, generate_history(cfg))
     assert sent == count
@@ -108,6 +107,11 @@ async def test_worker_metrics_equal_replay(
     assert any(k.startswith("cs_feature_users{") and v > 0 for k, v in expected.items())
     assert expected["cs_events_duplicate_total"] > 0
     assert sum(v for k, v in expected.items() if k.startswith("cs_events_rejected_total")) > 0
+    # ... and so do the commerce and company groups (company-events, keyed by source)
+    for family in ("cs_checkouts_judged", "cs_orders", "cs_acquisition_spend"):
+        assert sum(v for k, v in expected.items() if k.startswith(family + "{")) > 0, family
+    for family in ("cs_social_interactions", "cs_employee_survey_responses"):
+        assert sum(v for k, v in expected.items() if k.startswith(family + "{")) > 0, family
 
 
 @pytest.mark.asyncio
@@ -117,7 +121,7 @@ async def test_restarted_worker_recovers_state_from_changelog(
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     cfg = GeneratorConfig(seed=11, accounts=20, days=10, end=end)
     worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
-    topics = {r: worker.env[f"CS_TOPIC_{r.upper()}"] for r in TOPIC_ROLES}
+    topics = worker.topics
     await create_topics(kafka.bootstrap, [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]], 4)
     count = await produce(f"kafka://{kafka.bootstrap}", topics, generate_history(cfg))
 
@@ -135,3 +139,126 @@ async def test_restarted_worker_recovers_state_from_changelog(
         worker.stop()
     assert second == first
     assert first['cs_active_users{window="30d"}'] > 10
+
+
+def commerce_and_company_events(now: datetime) -> list[dict[str, object]]:
+    """Hand-made commerce and company events of many accounts and sources, in three
+    currencies, with repeated order ids, orders before their checkouts and copies."""
+    events: list[dict[str, object]] = []
+
+    def at(hours: float) -> str:
+        return (now - timedelta(hours=hours)).isoformat()
+
+    for i in range(24):
+        account, cur = f"acct-{i}", ("USD", "EUR", "GBP")[i % 3]
+        start = 24 * (2 + i % 9) + 0.5  # judged checkouts, far from their deadline
+        checkout = {"account_id": account, "checkout_id": f"c{i}", "currency": cur}
+        events.append({"type": "checkout_started", "ts": at(start), "amount": 900 + i, **checkout})
+        if i % 4:  # converted (i % 4 == 2: by an order placed before the checkout event)
+            when = start + 0.2 if i % 4 == 2 else start - (30 if i % 4 == 3 else 1)
+            order = {"account_id": account, "order_id": f"o{i}", "currency": cur}
+            events.append(
+                {
+                    "type": "order_placed",
+                    "ts": at(when),
+                    "amount": 900 + i,
+                    **order,
+                    "checkout_id": f"c{i}",
+                }
+            )
+            # the same order sent again later (ignored), and an add-on
+            events.append({"type": "order_placed", "ts": at(when - 1), "amount": 1, **order})
+        events.append(
+            {
+                "type": "order_placed",
+                "ts": at(40 * i),
+                "account_id": account,
+                "order_id": f"x{i}",
+                "amount": 2_500,
+                "currency": "USD",
+            }
+        )
+        if i % 5 == 0:  # an open checkout (started less than a day ago)
+            events.append(
+                {
+                    "type": "checkout_started",
+                    "ts": at(3),
+                    "amount": 100,
+                    **checkout,
+                    "checkout_id": f"open{i}",
+                }
+            )
+    for i in range(30):
+        source = f"src-{i % 7}"
+        events.append(
+            {
+                "type": "spend_recorded",
+                "ts": at(24 * i + 2),
+                "source": source,
+                "category": ("marketing", "salaries", "overhead")[i % 3],
+                "amount": 10_000 + 37 * i,
+                "currency": ("USD", "EUR", "GBP")[i % 3],
+            }
+        )
+        social: dict[str, object] = {
+            "type": "social_interaction",
+            "ts": at(5 * i + 1),
+            "source": f"net-{i % 4}",
+            "interaction": ("mention", "comment", "share", "like")[i % 4],
+        }
+        if i % 5:
+            social["sentiment"] = ("positive", "neutral", "negative", "positive")[i % 4]
+        events.append(social)
+        events.append(
+            {
+                "type": "employee_survey_answered",
+                "ts": at(24 * i + 3),
+                "source": f"team-{i % 3}",
+                "survey": ("enps", "satisfaction")[i % 2],
+                "score": (i * 7) % 11 if i % 2 == 0 else 1 + i % 5,
+            }
+        )
+    for n, event in enumerate(events):
+        event["event_id"] = f"hand-{n}"
+    # copies (same event_id) of recent events: within the dedupe horizon of their key
+    recent = [e for e in events if datetime.fromisoformat(str(e["ts"])) >= now - timedelta(days=5)]
+    return events + [dict(e) for e in recent[::3]]
+
+
+@pytest.mark.asyncio
+async def test_commerce_and_company_worker_equals_replay(
+    kafka: LocalKafka, topic_prefix: str, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    events = commerce_and_company_events(now)
+    jsonl = tmp_path / "events.jsonl"
+    assert write_jsonl(iter(events), jsonl) == len(events)
+    rates = "EUR=1.08,GBP=1.27"
+    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
+    worker.env["CS_FX_RATES"] = rates
+    topics = worker.topics
+    await create_topics(kafka.bootstrap, [*topics.values(), worker.env["CS_TOPIC_DEAD_LETTERS"]], 4)
+    assert await produce(f"kafka://{kafka.bootstrap}", topics, events) == len(events)
+    worker.start()
+    try:
+        wait_for(lambda: handled(worker.metrics()) >= len(events), 120, "all messages handled")
+        before = datetime.now(UTC)
+        live = cs_only(worker.metrics())
+        after = datetime.now(UTC)
+    finally:
+        worker.stop()
+    assert day_of(before, UTC) == day_of(after, UTC), "scrape crossed midnight"
+    result = replay([jsonl], KpiSettings(fx_rates=rates), as_of=before)
+    expected = cs_only(samples(render([result.core], before)))
+    assert live == expected
+    w = 'window="30d"'
+    assert expected[f"cs_checkouts_judged{{{w}}}"] == 24
+    assert expected[f"cs_checkouts_abandoned{{{w}}}"] == 6 + 6  # no order / too late
+    assert expected['cs_ordering_accounts{orders="2+"}'] == 18
+    assert (
+        expected["cs_events_duplicate_total"]
+        == len(events) - len({e["event_id"] for e in events})
+        > 5
+    )
+    spend = sum(v for k, v in expected.items() if k.startswith("cs_acquisition_spend{"))
+    assert spend > 0 and expected['cs_events_rejected_total{reason="currency"}'] == 0

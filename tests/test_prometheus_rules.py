@@ -22,6 +22,9 @@ from tests.rule_formulas import RULES as FORMULAS
 
 PROM_TESTS = ROOT / "prometheus" / "tests"
 REQUIRED_RECORDING_RULES = {
+    "cs:stickiness_30d:ratio",
+    "cs:cohort_retention_users:ratio",
+    "cs:cohort_retention_accounts:ratio",
     "cs:stickiness_dau_mau:ratio",
     "cs:stickiness_wau_mau:ratio",
     "cs:feature_adoption:ratio",
@@ -41,6 +44,14 @@ REQUIRED_RECORDING_RULES = {
     "cs:ces:mean",
     "cs:first_contact_resolution_30d:ratio",
     "cs:mttr_seconds",
+    "cs:checkout_abandonment_30d:ratio",
+    "cs:average_order_value_30d",
+    "cs:repeat_purchase:ratio",
+    "cs:cac_30d",
+    "cs:clv_to_cac:ratio",
+    "cs:social_net_sentiment_30d:ratio",
+    "cs:enps:score",
+    "cs:employee_satisfaction:ratio",
 }
 REQUIRED_ALERTS = {
     "ChurnSpike",
@@ -50,6 +61,8 @@ REQUIRED_ALERTS = {
     "ConsumerLagGrowing",
     "RejectedEventsHigh",
     "KpisStale",
+    "CheckoutAbandonmentHigh",
+    "NegativeMentionsSpike",
 }
 
 

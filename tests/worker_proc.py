@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from stream_app.contract import TOPICS
+from stream_app.contract import TOPIC_ROLES, TOPICS
 from stream_app.dev.live_view import scrape
 
 T = TypeVar("T")
@@ -63,7 +63,6 @@ class WorkerProcess:
                 "CS_BROKER": f"kafka://{bootstrap}",
                 "CS_APP_ID": f"{prefix}-app",
                 "CS_PARTITIONS": str(partitions),
-                # every topic of the contract: "<prefix>-product-events", "<prefix>-web-events" …
                 **{f"CS_TOPIC_{t.role.upper()}": f"{prefix}-{t.default_name}" for t in TOPICS},
                 "CS_TOPIC_DEAD_LETTERS": f"{prefix}-dead-letters",
                 "CS_WEB_PORT": str(self.port),
@@ -74,6 +73,11 @@ class WorkerProcess:
         )
         self.env.update(env or {})
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def topics(self) -> dict[str, str]:
+        """Topic role -> this worker's topic name, for every topic of the contract."""
+        return {role: self.env[f"CS_TOPIC_{role.upper()}"] for role in TOPIC_ROLES}
 
     @property
     def url(self) -> str:

@@ -16,6 +16,7 @@ WORKER_FLAGS: dict[str, tuple[type, str]] = {
     "web_host": (str, "bind address of /metrics (CS_WEB_HOST, default 127.0.0.1)"),
     "web_port": (int, "port of /metrics (CS_WEB_PORT)"),
     "timezone": (str, "IANA timezone of calendar days (CS_TIMEZONE)"),
+    "groups": (str, "KPI groups to run: all, or names separated by commas (CS_GROUPS)"),
     "data_dir": (str, "Faust data directory (CS_DATA_DIR)"),
     # one --topic-<role> flag per topic of the contract (stream_app/contract/declared.py)
     **{

@@ -19,7 +19,7 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     gen.add_argument("--end", help="RFC 3339 end of the history (default: now)")
     gen.add_argument("--out", help="JSONL file to write (default: stdout unless --broker)")
     gen.add_argument("--broker", help="produce to Kafka at this URL instead of a file")
-    gen.add_argument("--topic-prefix", default="", help="prefix of the four topic names")
+    gen.add_argument("--topic-prefix", default="", help="prefix of the topic names")
     gen.add_argument("--rate", type=float, help="events per second (default: as fast as possible)")
     gen.add_argument("--live", action="store_true", help="after the history, keep producing live")
     gen.add_argument("--churn-spike-at", help="RFC 3339 time of an injected churn spike")

@@ -28,9 +28,7 @@ from stream_app.timeutil import day_of, from_us, to_us
 #: an RFC 3339 time in three parts (ASCII digits only): "YYYY-MM-DDTHH", ":MM:SS" and
 #: ".ffffff" (optional, 1 to 6 digits) + "Z" or "+HH:MM"
 _HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}")
-_WITHIN_HOUR = {
-    f":{m:02d}:{s:02d}": (m * 60 + s) * 1_000_000 for m in range(60) for s in range(60)
-}
+_WITHIN_HOUR = {f":{m:02d}:{s:02d}": (m * 60 + s) * 1_000_000 for m in range(60) for s in range(60)}
 _TAIL = re.compile(r"(?:\.([0-9]{1,6}))?(Z|[+-][0-9]{2}:[0-9]{2})")
 _CACHE_LIMIT = 200_000
 

@@ -44,12 +44,23 @@ def revenue() -> dashboard.Dashboard:
     )
 
 
+def commerce() -> dashboard.Dashboard:
+    return board(
+        "cs-commerce",
+        "Customer success — commerce and acquisition",
+        "Checkouts and cart abandonment, orders, sales, average order value, repeat "
+        "purchases, acquisition spend by category, CAC and CLV:CAC.",
+        groups.commerce.rows() + groups.company.acquisition_rows(),
+    )
+
+
 def voice() -> dashboard.Dashboard:
     return board(
         "cs-voice",
         "Customer success — voice of customer and support",
-        "Survey scores (NPS, CSAT, CES), support tickets and account health.",
-        groups.health.rows(),
+        "Survey scores (NPS, CSAT, CES), support tickets, account health, social listening "
+        "and employee voice (eNPS, satisfaction).",
+        groups.health.rows() + groups.company.voice_rows(),
     )
 
 
@@ -77,6 +88,7 @@ BOARDS: tuple[Callable[[], dashboard.Dashboard], ...] = (
     overview,
     engagement,
     revenue,
+    commerce,
     voice,
     web,
     pipeline_health,

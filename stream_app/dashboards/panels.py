@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from grafana_foundation_sdk.builders import bargauge, dashboard, prometheus, stat
+from grafana_foundation_sdk.builders import bargauge, dashboard, prometheus, stat, table
 from grafana_foundation_sdk.builders import common as parts
 from grafana_foundation_sdk.builders import timeseries as ts
 from grafana_foundation_sdk.cog.builder import Builder
@@ -147,6 +147,69 @@ def bar_panel(
     if max_value is not None:
         panel = panel.max(max_value)
     return panel
+
+
+def matrix_panel(
+    title: str,
+    description: str,
+    expr: str,
+    rows: str,
+    columns: Sequence[str],
+    unit: str,
+    steps: Steps = NEUTRAL,
+    *,
+    column_label: str,
+    w: int = 24,
+    h: int = 10,
+) -> table.Panel:
+    """A table of one instant query's values: a row per value of the label ``rows``, a
+    column per value of ``column_label`` (in the order of ``columns``), coloured cells;
+    e.g. a cohort retention triangle."""
+    corner = f"{rows}\\{column_label}"
+    query = (
+        prometheus.Dataquery()
+        .expr(expr)
+        .legend_format("")
+        .ref_id("A")
+        .instant()
+        .format(PromQueryFormat.TABLE)
+    )
+    return (
+        table.Panel()
+        .title(title)
+        .description(description)
+        .datasource(DATASOURCE)
+        .targets([query])
+        .unit(unit)
+        .thresholds(thresholds(steps))
+        .cell_options(common.TableColoredBackgroundCellOptions())
+        .transformations(
+            [
+                model.DataTransformerConfig(
+                    id_val="groupingToMatrix",
+                    options={
+                        "rowField": rows,
+                        "columnField": column_label,
+                        "valueField": "Value",
+                        "emptyValue": "null",
+                    },
+                ),
+                model.DataTransformerConfig(
+                    id_val="organize",
+                    options={
+                        "indexByName": {
+                            corner: 0,
+                            **{c: i for i, c in enumerate(columns, start=1)},
+                        },
+                        "renameByName": {corner: rows},
+                    },
+                ),
+            ]
+        )
+        .sort_by([parts.TableSortByFieldState().display_name(rows).desc(True)])
+        .span(w)
+        .height(h)
+    )
 
 
 def board(uid: str, title: str, description: str, rows: Rows) -> dashboard.Dashboard:

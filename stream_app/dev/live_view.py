@@ -47,6 +47,8 @@ class LiveView:
         dau = s.get('cs_active_users{window="1d"}', 0.0)
         wau = s.get('cs_active_users{window="7d"}', 0.0)
         mau = s.get('cs_active_users{window="30d"}', 0.0)
+        day_users = s.get("cs_user_active_days_gsum", 0.0)  # the 30 complete days' DAU
+        month_users = s.get("cs_user_active_days_gcount", 0.0)
         features = sorted(
             (
                 (v, k.split('feature="', 1)[1].split('"', 1)[0])
@@ -64,7 +66,8 @@ class LiveView:
             f"  events accepted  {accepted:>12,.0f}   {rate:>9,.0f}/s",
             f"  rejected         {rejected:>12,.0f}   duplicates {duplicates:,.0f}",
             f"  active users     DAU {dau:>9,.0f}   WAU {wau:>9,.0f}   MAU {mau:>9,.0f}",
-            f"  stickiness       DAU/MAU {_pct(dau, mau)}   WAU/MAU {_pct(wau, mau)}",
+            f"  stickiness       30d avg DAU/MAU {_pct(day_users / 30, month_users)}   "
+            f"today so far DAU/MAU {_pct(dau, mau)}   WAU/MAU {_pct(wau, mau)}",
             "  top features (30d users, share of MAU):",
         ]
         lines += [f"    {name:<24} {v:>9,.0f}  {_pct(v, mau)}" for v, name in features]

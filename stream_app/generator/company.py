@@ -13,8 +13,10 @@ from stream_app.generator.accounts import (
     make_account,
 )
 from stream_app.generator.activity import activity_day
+from stream_app.generator.backoffice import Backoffice
 from stream_app.generator.billing import billing_day
 from stream_app.generator.clock import US_PER_DAY, US_PER_HOUR, derived_rng
+from stream_app.generator.commerce import Commerce
 from stream_app.generator.config import GeneratorConfig
 from stream_app.generator.sink import DaySink, Item
 from stream_app.generator.support import pending_day, support_day
@@ -30,9 +32,12 @@ class Company:
 
     The simulation starts on the UTC day containing the window start ``end - days`` and
     can run on past ``end`` indefinitely (that is how :class:`LiveSimulation` continues it).
-    Each account has three random streams: lifecycle (billing), support desk (tickets,
-    surveys, scheduled events) and product activity; the web site (:class:`WebSite`) has one
-    more. Activity and web visits change no account state, so a day
+    Each account has four random streams: lifecycle (billing), support desk (tickets,
+    surveys, scheduled events), self-serve commerce (:mod:`.commerce`) and product
+    activity; the company's own spend, social and employee events have one more
+    (:mod:`.backoffice`), and so has the web site (:class:`WebSite`: the marketing site,
+    and one stream per account for its users' in-app pages). Activity and web visits change
+    no state, so a day
     simulated with ``activity=False`` leaves the company exactly as a full day would; the
     activity streams are salted with ``activity_stream`` so that a continuation ("live")
     never replays the ids of the history's activity.
@@ -60,6 +65,8 @@ class Company:
         self._activity_rngs: dict[int, Random] = {}
         self._web = WebSite(derived_rng(cfg.seed, "web", activity_stream), cfg.accounts)
         self._web_rngs: dict[int, Random] = {}
+        self._commerce = Commerce(cfg)
+        self._backoffice = Backoffice(cfg)
 
     def simulate_day(self, activity: bool = True) -> list[Item]:
         """Advance one UTC day; its events sorted by time (ts not yet formatted)."""
@@ -70,6 +77,9 @@ class Company:
         self._maybe_spike(sink)
         weekday = (day + 3) % 7  # 1970-01-01 was a Thursday
         factor = _WEEKEND_FACTOR if weekday >= 5 else 1.0
+        # commerce follows the statuses at the day's start: an event later in the day (a
+        # churn spike) changes nothing before it
+        statuses = [acct.status for acct in self.accounts]
         web = self._web
         if activity:
             web.begin_day(sink)
@@ -86,6 +96,8 @@ class Company:
             if activity and active:
                 activity_day(acct, self._activity_rng(acct.idx), sink, factor)
                 web.app_day(acct, self._web_rng(acct.idx), sink, weekday >= 5)
+        self._commerce.day(self.accounts, statuses, sink)
+        self._backoffice.day(sink)
         if activity:
             web.marketing_day(sink, weekday >= 5)
         sink.items.sort(key=_BY_TIME)

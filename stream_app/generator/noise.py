@@ -21,6 +21,7 @@ _NUMERIC = ("mrr", "amount", "score", "contacts", "engaged_ms", "max_scroll_pct"
 _OPTIONAL = frozenset({"reason"})
 _WEB_OPTIONAL = frozenset({"referrer", "account_id", "user_id"})  # on web events
 _BAD_SCORES = {"nps": (-1, 11, 12, 100), "csat": (0, 6, 10), "ces": (0, 8, 10)}
+_BAD_EMPLOYEE_SCORES = {"enps": (-1, 11, 12), "satisfaction": (0, 6, 10)}
 _BY_POSITION = itemgetter(0)
 
 
@@ -87,6 +88,17 @@ def corrupt(rng: Random, base: dict[str, object], kind: str | None = None) -> di
     elif kind == "number_as_string" and any(key in event for key in _NUMERIC):
         key = rng.choice([key for key in _NUMERIC if key in event])
         event[key] = str(event[key])
+    elif "account_id" not in base:  # a company event: an employee's answer out of range
+        survey = rng.choice(tuple(_BAD_EMPLOYEE_SCORES))
+        bad = rng.choice(_BAD_EMPLOYEE_SCORES[survey])
+        event = {
+            "event_id": event["event_id"],
+            "type": "employee_survey_answered",
+            "ts": base["ts"],
+            "source": base.get("source") or "engineering",
+            "survey": survey,
+            "score": bad if kind == "score_out_of_range" else str(bad),
+        }
     else:  # an out-of-range score, or a score sent as a string
         survey = rng.choice(tuple(_BAD_SCORES))
         bad = rng.choice(_BAD_SCORES[survey])

@@ -199,6 +199,15 @@ class PartitionCore:
                 return refused
         return result
 
+    def event_us(self, raw: bytes | str) -> int | None:
+        """The event time (epoch microseconds) of a message the core would accept at some
+        time, None for one it rejects whatever the time (invalid, or refused by a group):
+        what a replay sorts by, without applying anything."""
+        result = self._validate(raw, None, None, None, None)
+        if type(result) is Rejection:
+            return None
+        return result[0].us  # type: ignore[index]
+
     def apply(
         self, event: Event, day: int, role: str | None = None, offset: int | None = None
     ) -> Outcome:

@@ -12,7 +12,7 @@ floats only at exposition.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Literal
@@ -70,3 +70,26 @@ def merge(groups: Iterable[Iterable[Family]]) -> list[Family]:
             for key, value in fam.samples.items():
                 into.samples[key] = into.samples.get(key, 0) + value
     return list(out.values())
+
+
+def add_gauge_histogram_counts(
+    fam: Family, buckets: Sequence[float], counts: Mapping[int, int], **labels: str
+) -> None:
+    """Like :func:`add_gauge_histogram`, from how many values there are of each value
+    (``counts``: value -> how many), for an aggregate kept as a distribution."""
+    bounds = sorted(buckets)
+    per_bucket = [0] * (len(bounds) + 1)
+    total = 0
+    n = 0
+    for value, count in counts.items():
+        if count:
+            n += count
+            total += value * count
+            per_bucket[bisect_left(bounds, value)] += count
+    running = 0
+    for bound, count in zip([*bounds, float("inf")], per_bucket, strict=True):
+        running += count
+        le = "+Inf" if bound == float("inf") else repr(float(bound))
+        fam.add(running, "_bucket", le=le, **labels)
+    fam.add(n, "_gcount", **labels)
+    fam.add(total, "_gsum", **labels)

@@ -102,7 +102,5 @@ class KeyState:
             counts=dict(record.get("c", {})),
             duplicates=int(record.get("d", 0)),
             max_day=dict(record.get("m", {})),
-            oldest={
-                role: min(ids.values()) for role, ids in record.get("s", {}).items() if ids
-            },
+            oldest={role: min(ids.values()) for role, ids in record.get("s", {}).items() if ids},
         )

@@ -9,7 +9,15 @@ from tests.helpers import ev
 
 
 def test_each_group_lives_in_the_package_of_its_name() -> None:
-    assert group_names() == ["usage", "onboarding", "revenue", "health", "web"]
+    assert group_names() == [
+        "usage",
+        "onboarding",
+        "revenue",
+        "health",
+        "commerce",
+        "company",
+        "web",
+    ]
     for cls in GROUP_CLASSES:
         assert cls.__module__ == f"stream_app.kpi.groups.{cls.name}.group"
 
@@ -18,11 +26,31 @@ def test_account_records_key_the_slices_by_group_name() -> None:
     core = PartitionCore(KpiSettings())
     core.ingest(ev(eid="1", ts="2026-03-10T08:00:00Z", account="acme", user_id="u1"))
     record = dict(core.take_dirty())["account_id:acme"]
-    assert record is not None
-    # a product event reaches every group keyed by account_id (not web: keyed by visitor_id)
-    account_groups = {c.name for c in GROUP_CLASSES if c.key_field == "account_id"}
-    assert account_groups == {"usage", "onboarding", "revenue", "health"}
-    assert set(record["g"]) == account_groups
+    # a product event reaches every group that takes product events
+    takers = {"usage", "onboarding", "revenue", "health"}
+    assert set(record["g"]) == takers
     restored = PartitionCore(KpiSettings())
     restored.load_key("account_id:acme", record)
-    assert set(restored.accounts["acme"].groups) == account_groups
+    assert set(restored.accounts["acme"].groups) == takers
+
+
+def test_each_key_field_gets_the_slices_of_its_groups() -> None:
+    core = PartitionCore(KpiSettings())
+    core.ingest(
+        ev(
+            "checkout_started",
+            eid="1",
+            ts="2026-03-10T08:00:00Z",
+            checkout_id="c",
+            amount=1,
+            currency="USD",
+        )
+    )
+    core.ingest(
+        b'{"event_id":"2","type":"social_interaction","ts":"2026-03-10T08:00:00Z",'
+        b'"source":"x","interaction":"like"}'
+    )
+    records = dict(core.take_dirty())
+    # a billing event makes the account known to revenue and health too
+    assert set(records["account_id:acme"]["g"]) == {"revenue", "health", "commerce"}
+    assert set(records["source:x"]["g"]) == {"company"}

@@ -4,11 +4,29 @@ and feature adoption. Rules: prometheus/rules/usage.yml; docs: docs/kpis.md#grou
 
 from __future__ import annotations
 
-from stream_app.dashboards.panels import Panels, Rows, Steps, bar_panel, stat_panel, time_panel
+from stream_app.dashboards.panels import (
+    Panels,
+    Rows,
+    Steps,
+    bar_panel,
+    matrix_panel,
+    stat_panel,
+    time_panel,
+)
 
 # rules of thumb (docs/observability.md#thresholds)
 STICKINESS: Steps = [(None, "red"), (0.10, "orange"), (0.13, "green")]
 FEATURE_ADOPTION: Steps = [(None, "orange"), (0.28, "green")]
+# week-k retention of a signup cohort: no industry figure; a neutral ramp
+RETENTION: Steps = [(None, "red"), (0.1, "orange"), (0.25, "yellow"), (0.4, "green")]
+WEEKS = [str(k) for k in range(1, 12)]
+
+STICKINESS_30D = (
+    "cs:stickiness_30d:ratio = sum(cs_user_active_days_gsum) / 30 / "
+    "sum(cs_user_active_days_gcount): the average DAU over the 30 complete days before "
+    "today, over those days' MAU (today excluded, so no dip at midnight). This is the "
+    "figure the industry quotes: above 13 % (about weekly use) is good."
+)
 
 ACTIVE = [
     ('sum(cs_active_users{window="1d"})', "DAU"),
@@ -20,11 +38,9 @@ ACTIVE = [
 def headline() -> Panels:
     return [
         stat_panel(
-            "Stickiness (DAU/MAU)",
-            'cs:stickiness_dau_mau:ratio = sum(cs_active_users{window="1d"}) / '
-            'sum(cs_active_users{window="30d"}), summed over the workers first. DAU counts '
-            "today so far. Above 13 % (about weekly use) is good; higher is better.",
-            [("cs:stickiness_dau_mau:ratio", "DAU/MAU")],
+            "Stickiness (30 d average DAU/MAU)",
+            STICKINESS_30D,
+            [("cs:stickiness_30d:ratio", "stickiness")],
             "percentunit",
             STICKINESS,
             w=4,
@@ -66,14 +82,31 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Stickiness",
-                    "cs:stickiness_dau_mau:ratio and cs:stickiness_wau_mau:ratio: DAU and "
-                    "WAU over MAU. DAU/MAU above 13 % is good (dashed line).",
+                    "cs:stickiness_30d:ratio (the benchmark figure: average DAU over the "
+                    "30 complete days before today / their MAU; above 13 % is good, "
+                    "dashed line) and, for the live view, today's DAU so far / MAU "
+                    "(cs:stickiness_dau_mau:ratio, dips every midnight) and WAU/MAU.",
                     [
-                        ("cs:stickiness_dau_mau:ratio", "DAU/MAU"),
+                        ("cs:stickiness_30d:ratio", "average DAU/MAU (30 complete days)"),
+                        ("cs:stickiness_dau_mau:ratio", "DAU today so far/MAU"),
                         ("cs:stickiness_wau_mau:ratio", "WAU/MAU"),
                     ],
                     "percentunit",
                     STICKINESS,
+                ),
+                bar_panel(
+                    "Users by active days (30 complete days)",
+                    "cs_user_active_days: users active in the 30 complete days before "
+                    "today, by their number of active days (le = at most that many days; "
+                    "PostHog's stickiness view). Summed over the workers.",
+                    [
+                        (
+                            "sum by (le) (cs_user_active_days_bucket)",
+                            "≤ {{le}} days",
+                        )
+                    ],
+                    "short",
+                    heatmap=True,
                 ),
                 bar_panel(
                     "Feature adoption (30 d)",
@@ -90,6 +123,47 @@ def rows() -> Rows:
                     '30 days; names past CS_FEATURE_LIMIT are folded into "other".',
                     [('sum by (feature) (cs_feature_users{window="30d"})', "{{feature}}")],
                     "short",
+                ),
+            ],
+        ),
+        (
+            "Retention by signup cohort",
+            [
+                matrix_panel(
+                    "User retention by signup week",
+                    "cs:cohort_retention_users:ratio: of the users who signed up in the week "
+                    "(Monday 00:00 in CS_TIMEZONE, row), the share with a product event in "
+                    "the k-th week after it (column k); the 12 latest cohorts, weeks started "
+                    "so far.",
+                    "cs:cohort_retention_users:ratio",
+                    "cohort",
+                    WEEKS,
+                    "percentunit",
+                    RETENTION,
+                    column_label="week",
+                ),
+                matrix_panel(
+                    "Account retention by signup week",
+                    "cs:cohort_retention_accounts:ratio: accounts by the week of their first "
+                    "user_signed_up (row); retained in week k (column) when any of their "
+                    "users has a product event in it.",
+                    "cs:cohort_retention_accounts:ratio",
+                    "cohort",
+                    WEEKS,
+                    "percentunit",
+                    RETENTION,
+                    column_label="week",
+                ),
+                time_panel(
+                    "Cohort sizes",
+                    "cs_cohort_users and cs_cohort_accounts: users and accounts by signup "
+                    "week (the 12 latest weeks), summed over the workers.",
+                    [
+                        ("sum by (cohort) (cs_cohort_users)", "users {{cohort}}"),
+                        ("sum by (cohort) (cs_cohort_accounts)", "accounts {{cohort}}"),
+                    ],
+                    "short",
+                    w=24,
                 ),
             ],
         ),

@@ -48,7 +48,6 @@ def active_days(state: OnboardingState, first: int, last: int) -> int:
     return ((state.mask >> (top - last)) & ((1 << (last - first + 1)) - 1)).bit_count()
 
 
-
 def iso(us: int | None) -> str | None:
     return None if us is None else from_us(us).isoformat()
 

@@ -71,9 +71,7 @@ class RevenueGroup(KpiGroup[RevenueState]):
         elif kind is not None:
             state.add_sub((ts, kind, event.mrr, event.currency))
         elif event.type in PAY_KINDS:
-            state.add_pay(
-                (ts, PAY_KINDS[event.type], event.amount, event.currency)
-            )
+            state.add_pay((ts, PAY_KINDS[event.type], event.amount, event.currency))
 
     def attach(self, account_id: str, state: RevenueState) -> None:
         self.cancellations += state.cancels

@@ -1,0 +1,107 @@
+"""Panels of the commerce group (stream_app/kpi/groups/commerce/): checkouts and cart
+abandonment, orders, sales, average order value and repeat purchases. Rules:
+prometheus/rules/commerce.yml; docs: docs/kpis.md#group-commerce.
+"""
+
+from __future__ import annotations
+
+from stream_app.dashboards.panels import Panels, Rows, Steps, stat_panel, time_panel
+
+# rules of thumb (docs/observability.md#thresholds): about 70 % of online checkouts are
+# abandoned on average; CheckoutAbandonmentHigh fires above 80 %
+ABANDONMENT: Steps = [(None, "green"), (0.7, "orange"), (0.8, "red")]
+ABANDONMENT_RULE = "cs:checkout_abandonment_30d:ratio"
+
+
+def headline() -> Panels:
+    return [
+        stat_panel(
+            "Cart abandonment (30 d)",
+            f"{ABANDONMENT_RULE} = checkouts with no order within CS_CHECKOUT_ABANDON_S "
+            "/ checkouts judged (started in the 30 days and at least that long ago).",
+            [(ABANDONMENT_RULE, "abandoned")],
+            "percentunit",
+            ABANDONMENT,
+            w=4,
+        ),
+    ]
+
+
+def trends() -> Panels:
+    return []
+
+
+def rows() -> Rows:
+    return [
+        (
+            "Checkouts and orders",
+            [
+                stat_panel(
+                    "Cart abandonment (30 d)",
+                    f"{ABANDONMENT_RULE} = abandoned / judged checkouts of the 30 days. A "
+                    "checkout is converted by an order that carries its checkout_id within "
+                    "CS_CHECKOUT_ABANDON_S of its start; about 70 % is the online average.",
+                    [(ABANDONMENT_RULE, "abandoned")],
+                    "percentunit",
+                    ABANDONMENT,
+                ),
+                stat_panel(
+                    "Checkouts (30 d)",
+                    "cs_checkouts_started, cs_checkouts_judged and cs_checkouts_abandoned "
+                    '{window="30d"}: checkouts started in the 30 days, those whose '
+                    "abandonment delay has passed, and those of them with no order.",
+                    [
+                        ('sum(cs_checkouts_started{window="30d"})', "started"),
+                        ('sum(cs_checkouts_judged{window="30d"})', "judged"),
+                        ('sum(cs_checkouts_abandoned{window="30d"})', "abandoned"),
+                    ],
+                    "short",
+                ),
+                stat_panel(
+                    "Orders (30 d)",
+                    'cs_orders{window="30d"}: orders placed in the 30 days, each order_id '
+                    "of an account counted once.",
+                    [('sum(cs_orders{window="30d"})', "orders")],
+                    "short",
+                ),
+                stat_panel(
+                    "Sales (30 d)",
+                    'cs_sales{window="30d"}: the amounts of those orders, in major units of '
+                    "the reporting currency (CS_CURRENCY).",
+                    [('sum by (currency) (cs_sales{window="30d"})', "{{currency}}")],
+                    "short",
+                ),
+                stat_panel(
+                    "Average order value (30 d)",
+                    "cs:average_order_value_30d = sales / orders of the 30 days.",
+                    [("cs:average_order_value_30d", "{{currency}}")],
+                    "short",
+                ),
+                stat_panel(
+                    "Repeat purchase rate",
+                    "cs:repeat_purchase:ratio = accounts with 2+ orders / accounts with 1+ "
+                    "orders, by now (cs_ordering_accounts): customer loyalty.",
+                    [("cs:repeat_purchase:ratio", "repeat")],
+                    "percentunit",
+                ),
+                time_panel(
+                    "Cart abandonment over time",
+                    f"{ABANDONMENT_RULE} over time; the dashed lines are the 70 % online "
+                    "average and CheckoutAbandonmentHigh's 80 %.",
+                    [(ABANDONMENT_RULE, "abandonment")],
+                    "percentunit",
+                    ABANDONMENT,
+                ),
+                time_panel(
+                    "Orders and accounts ordering",
+                    'cs_orders{window="30d"} and cs_ordering_accounts by orders="1+" / '
+                    '"2+" over time.',
+                    [
+                        ('sum(cs_orders{window="30d"})', "orders (30 d)"),
+                        ("sum by (orders) (cs_ordering_accounts)", "accounts {{orders}}"),
+                    ],
+                    "short",
+                ),
+            ],
+        ),
+    ]
