@@ -15,11 +15,11 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 
-from stream_app.contract import TOPIC_ROLES
+from stream_app.contract import TOPIC_BY_ROLE, TOPIC_ROLES
 from stream_app.dev.broker import create_topics
 from stream_app.generator import GeneratorConfig, generate_history, topic_role
 
-ROLES = TOPIC_ROLES
+ROLES = TOPIC_ROLES  # every topic of the contract (the generator emits web events)
 PARTITIONS = 4
 
 #: (topic role, key, value) of one message
@@ -54,9 +54,10 @@ def make_dataset(accounts: int, tmp: Path, seed: int = 1, days: int = 30) -> Dat
     started = time.monotonic()
     records: list[Record] = []
     for event in generate_history(GeneratorConfig(seed=seed, accounts=accounts, days=days)):
-        account = event.get("account_id")
-        key = account.encode() if isinstance(account, str) else None
-        records.append((topic_role(event), key, orjson.dumps(event)))
+        role = topic_role(event)
+        value = event.get(TOPIC_BY_ROLE[role].key)  # account_id, or visitor_id for web events
+        key = value.encode() if isinstance(value, str) else None
+        records.append((role, key, orjson.dumps(event)))
     path = tmp / "events.jsonl"
     with path.open("wb") as out:
         for i in range(0, len(records), 10_000):

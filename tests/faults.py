@@ -9,7 +9,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from stream_app.contract import TOPIC_ROLES
 from stream_app.dev.broker import create_topics
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl

@@ -259,6 +259,46 @@ def cohort_retention(what: str) -> Callable[[Exposition], Result]:
     return rule
 
 
+def per_label(label: str, num: dict[str, float], den: dict[str, float]) -> Result:
+    """``(sum by (label) (num) or den * 0) / (sum by (label) (den) > 0)``."""
+    return {frozenset({(label, k)}): num.get(k, 0.0) / d for k, d in den.items() if d > 0}
+
+
+def web_exit(e: Exposition) -> Result:
+    return per_label(
+        "path",
+        e.by("path", "cs_web_exits", **W30),
+        e.by("path", "cs_web_pageviews", **W30),
+    )
+
+
+def web_ctr(e: Exposition) -> Result:
+    clicks = e.by("link", "cs_web_link_clicks", **W30)
+    out = per_label("link", clicks, e.by("link", "cs_web_link_impressions", **W30))
+    out.update(
+        ratio(
+            e.total("cs_web_link_clicks", **W30) or 0.0,
+            e.total("cs_web_link_impressions", **W30),
+        )
+    )
+    return out
+
+
+def visit_intent(e: Exposition) -> Result:
+    answers = e.by("answer", "cs_visit_survey_answers", survey="intent", **W30)
+    total = sum(answers.values())
+    if not total > 0:
+        return {}
+    return {frozenset({("answer", a)}): n / total for a, n in answers.items()}
+
+
+def web_bounce(window: str) -> Callable[[Exposition], Result]:
+    return lambda e: ratio(
+        e.total("cs_web_bounced_sessions", window=window),
+        e.total("cs_web_sessions", window=window),
+    )
+
+
 RULES: dict[str, Callable[[Exposition], Result]] = {
     "cs:stickiness_30d:ratio": stickiness_30d,
     "cs:cohort_retention_users:ratio": cohort_retention("users"),
@@ -322,6 +362,27 @@ RULES: dict[str, Callable[[Exposition], Result]] = {
     "cs:employee_satisfaction:ratio": lambda e: ratio(
         employee(e, "satisfaction", {"4", "5"}) or 0.0, employee(e, "satisfaction")
     ),
+    "cs:web_pages_per_session_30d": lambda e: ratio(
+        e.total("cs_web_session_pageviews", **W30), e.total("cs_web_sessions", **W30)
+    ),
+    "cs:web_bounce_30d:ratio": web_bounce("30d"),
+    "cs:web_bounce_7d:ratio": web_bounce("7d"),
+    "cs:web_bounce_1d:ratio": web_bounce("1d"),
+    "cs:web_exit_30d:ratio": web_exit,
+    "cs:web_time_on_page_seconds:avg": lambda e: ratio(
+        e.total("cs_web_time_on_page_seconds_gsum"), e.total("cs_web_time_on_page_seconds_gcount")
+    ),
+    "cs:web_time_on_page_seconds:p50": quantile_rule(0.5, "cs_web_time_on_page_seconds"),
+    "cs:web_time_on_page_seconds:p90": quantile_rule(0.9, "cs_web_time_on_page_seconds"),
+    "cs:web_deep_scroll_30d:ratio": lambda e: ratio(
+        e.total("cs_web_deep_scrolls", **W30), e.total("cs_web_scroll_depth_percent_gcount")
+    ),
+    "cs:web_ctr_30d:ratio": web_ctr,
+    "cs:task_completion_30d:ratio": lambda e: ratio(
+        e.total("cs_visit_survey_answers", survey="task_completion", answer="yes", **W30),
+        e.total("cs_visit_survey_answers", survey="task_completion", answer={"yes", "no"}, **W30),
+    ),
+    "cs:visit_intent_30d:ratio": visit_intent,
 }
 #: rule groups whose every rule has a Python twin above: group cs-<name> of
 #: prometheus/rules/<name>.yml, unit-tested in prometheus/tests/<name>_test.yml
@@ -332,4 +393,5 @@ KPI_GROUPS = (
     "cs-health",
     "cs-commerce",
     "cs-company",
+    "cs-web",
 )

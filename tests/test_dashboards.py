@@ -67,6 +67,11 @@ KNOWN_METRICS = {
     "cs_acquisition_spend",
     "cs_social_interactions",
     "cs_employee_survey_responses",
+    "cs_web_visitors",
+    "cs_web_sessions",
+    "cs_web_pageviews",
+    "cs_web_entries",
+    "cs_web_exits",
 }
 
 
@@ -95,7 +100,7 @@ def test_drift_is_detected(tmp_path: Path) -> None:
     assert drift(tmp_path) == sorted([first, "old-board.json"])
 
 
-def test_the_six_boards() -> None:
+def test_the_seven_boards() -> None:
     docs = boards()
     assert [d["uid"] for d in docs] == [
         "cs-overview",
@@ -103,6 +108,7 @@ def test_the_six_boards() -> None:
         "cs-revenue",
         "cs-commerce",
         "cs-voice",
+        "cs-web",
         "cs-pipeline",
     ]
     for doc in docs:

@@ -94,3 +94,56 @@ async def test_dead_letters_show_and_resubmit(
         assert metrics['cs_events_rejected_total{reason="invalid_timestamp"}'] == 1
     finally:
         worker.stop()
+
+
+@pytest.mark.asyncio
+async def test_web_events_take_the_dead_letter_path_too(
+    kafka: LocalKafka, topic_prefix: str, tmp_path: Path
+) -> None:
+    """The web topic (keyed by visitor_id) rejects and dead-letters like the others."""
+    from datetime import UTC, datetime, timedelta
+
+    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
+    ts = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    web = worker.env["CS_TOPIC_WEB"]
+    product = worker.env["CS_TOPIC_PRODUCT"]
+    dlq = worker.env["CS_TOPIC_DEAD_LETTERS"]
+    await create_topics(kafka.bootstrap, [web, product, dlq], 4)
+
+    def page(eid: str, **fields: Any) -> bytes:
+        body = {"event_id": eid, "type": "page_viewed", "ts": ts, "visitor_id": "v1", "path": "/"}
+        return orjson.dumps({**body, **fields})
+
+    answer = {"event_id": "s1", "type": "visit_survey_answered", "ts": ts, "visitor_id": "v1"}
+    left = {"event_id": "l1", "type": "page_left", "ts": ts, "visitor_id": "v1", "path": "/"}
+    bad = [
+        (web, b"someone-else", page("k1")),  # key_mismatch
+        (product, b"v1", page("t1")),  # wrong_topic
+        (web, b"v1", orjson.dumps({**answer, "survey": "task_completion", "answer": "maybe"})),
+        (web, b"v1", orjson.dumps({**left, "max_scroll_pct": 50})),  # no engaged_ms
+    ]
+    good = [(web, b"v1", page(f"g{i}", path=f"/p{i}")) for i in range(3)]
+    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
+    await producer.start()
+    try:
+        for topic, key, value in [*good, *bad]:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+    worker.start()
+    try:
+        wait_for(lambda: handled(worker.metrics()) >= len(good) + len(bad), 120, "all handled")
+        letters = await _wait_letters(f"kafka://{kafka.bootstrap}", dlq, len(bad))
+        assert sorted(r["reason"] for r in letters) == sorted(
+            ["key_mismatch", "wrong_topic", "invalid_field", "missing_field"]
+        )
+        by_reason = {r["reason"]: r for r in letters}
+        assert by_reason["key_mismatch"]["source"]["topic"] == web
+        assert by_reason["wrong_topic"]["source"]["topic"] == product
+        metrics = worker.metrics()
+        assert metrics['cs_events_total{type="page_viewed"}'] == len(good)
+        assert metrics['cs_web_pageviews{path="/p0",window="7d"}'] == 1
+        assert metrics['cs_events_rejected_total{reason="key_mismatch"}'] == 1
+    finally:
+        worker.stop()

@@ -8,6 +8,7 @@ from collections import Counter
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from random import Random
 
@@ -66,13 +67,7 @@ def test_every_event_passes_the_contract() -> None:
 
 #: contract v1.1 types the simulated company does not emit yet (the web, commerce and
 #: company KPI issues add them to the generator and remove them from here)
-NOT_YET_SIMULATED = {
-    "page_viewed",
-    "page_left",
-    "link_shown",
-    "link_clicked",
-    "visit_survey_answered",
-}
+NOT_YET_SIMULATED: set[str] = set()
 
 
 def test_every_event_type_occurs() -> None:
@@ -321,7 +316,7 @@ def test_live_continues_the_same_company() -> None:
     accounts = {e["account_id"] for e in history(BASE) if "account_id" in e}
     assert {e["account_id"] for e in live if "account_id" in e} <= accounts
     state: dict[object, str] = {}  # a cancelled account renews nothing, a paying one never restarts
-    for event in events:
+    for event in (e for e in events if topic_role(e) != "web"):
         kind, account = event["type"], event["account_id"]
         if kind == "subscription_started":
             assert state.get(account) != "paying", event
@@ -438,6 +433,90 @@ def test_unset_end_resolves_to_now_truncated() -> None:
     assert resolved.end is not None and resolved.end.microsecond == 0
     assert abs(resolved.end - datetime.now(UTC)) < timedelta(seconds=5)
     assert resolved.resolved() is resolved
+
+
+# --- the web site -------------------------------------------------------------------------
+
+
+def web_by_visitor(events: tuple[Event, ...]) -> dict[object, list[Event]]:
+    out: dict[object, list[Event]] = {}
+    for event in events:
+        if topic_role(event) == "web":
+            out.setdefault(event["visitor_id"], []).append(event)
+    for visits in out.values():
+        visits.sort(key=ts)
+    return out
+
+
+def test_web_visitors_pages_and_sessions_look_real() -> None:
+    events = history(BASE)
+    views = [e for e in events if e["type"] == "page_viewed"]
+    signed_in = [e for e in views if "account_id" in e]
+    anonymous = [e for e in views if "account_id" not in e]
+    assert signed_in and anonymous
+    assert all(str(e["path"]).startswith("/app") and "user_id" in e for e in signed_in)
+    assert not any(str(e["path"]).startswith("/app") for e in anonymous)
+    gaps: list[float] = []
+    across_midnight = left_alone = 0
+    for visits in web_by_visitor(events).values():
+        for before, after in pairwise(visits):
+            gap = (ts(after) - ts(before)).total_seconds()
+            gaps.append(gap)
+            if (
+                gap <= 1800
+                and ts(before).astimezone(UTC).date() != ts(after).astimezone(UTC).date()
+            ):
+                across_midnight += 1
+            if gap > 1800 and after["type"] == "page_left":
+                left_alone += 1  # a tab left open: a session without a page view
+    assert any(1780 <= g <= 1800 for g in gaps) and any(1800 < g <= 1820 for g in gaps)
+    assert across_midnight > 0 and left_alone > 0
+    kinds = Counter(e["type"] for e in events if topic_role(e) == "web")
+    assert kinds["page_viewed"] > kinds["link_shown"] > kinds["link_clicked"] > 0
+    assert 0.85 * kinds["page_viewed"] < kinds["page_left"] < kinds["page_viewed"] * 1.01
+    surveys = Counter(e["survey"] for e in events if e["type"] == "visit_survey_answered")
+    assert surveys["intent"] > 0 and surveys["task_completion"] > 0
+    returning = Counter(e["visitor_id"] for e in anonymous)
+    assert max(returning.values()) > 1
+
+
+def test_web_late_events_are_late_in_the_stream_only() -> None:
+    clean = history(SMALL)
+    noisy = list(generate_history(replace(SMALL, web_late_ratio=0.05)))
+    assert sorted(map(encode, noisy)) == sorted(map(encode, clean))  # the same events
+    non_web = [e for e in noisy if topic_role(e) != "web"]
+    assert non_web == [e for e in clean if topic_role(e) != "web"]  # in the same order
+    latest = None
+    late = 0
+    for event in noisy:
+        if latest is not None and ts(event) < latest:
+            late += 1
+            assert topic_role(event) == "web"
+        latest = ts(event) if latest is None else max(latest, ts(event))
+    web = sum(topic_role(e) == "web" for e in clean)
+    assert 0 < late <= round(0.05 * web)
+
+
+def test_web_kpis_are_plausible() -> None:
+    from stream_app.exposition import render
+    from stream_app.kpi.core import PartitionCore
+    from stream_app.kpi.settings import KpiSettings
+    from tests.helpers import samples
+
+    core = PartitionCore(KpiSettings())
+    for event in history(BASE):
+        core.ingest(encode(event))
+    s = samples(render([core], END))
+    sessions = s['cs_web_sessions{window="30d"}']
+    assert sessions > 500
+    assert 0.2 <= s['cs_web_bounced_sessions{window="30d"}'] / sessions <= 0.55
+    assert 1.7 <= s['cs_web_session_pageviews{window="30d"}'] / sessions <= 4
+    assert (
+        30 <= s["cs_web_time_on_page_seconds_gsum"] / s["cs_web_time_on_page_seconds_gcount"] <= 90
+    )
+    shown = sum(v for k, v in s.items() if k.startswith("cs_web_link_impressions{"))
+    clicked = sum(v for k, v in s.items() if k.startswith("cs_web_link_clicks{"))
+    assert 0.04 <= clicked / shown <= 0.12
 
 
 # --- commerce and the company's own events ------------------------------------------------

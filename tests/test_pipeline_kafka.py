@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import urllib.error
+import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,13 +34,40 @@ def cs_only(metrics: dict[str, float]) -> dict[str, float]:
     }
 
 
+def _get(url: str) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def _visitors_with_sessions(jsonl: Path) -> set[str]:
+    """Visitors with a page view in the last 20 days of the file (sessions of 30 days)."""
+    events = [json.loads(line) for line in jsonl.read_bytes().splitlines()]
+    views = [
+        (datetime.fromisoformat(e["ts"]), e)
+        for e in events
+        if e.get("type") == "page_viewed" and {"visitor_id", "path", "ts"} <= e.keys()
+    ]
+    views = [(t, e) for t, e in views if t.tzinfo is not None]  # not the injected invalid ones
+    last = max(t for t, _ in views)
+    return {e["visitor_id"] for t, e in views if t >= last - timedelta(days=20)}
+
+
 @pytest.mark.asyncio
 async def test_worker_metrics_equal_replay(
     kafka: LocalKafka, topic_prefix: str, tmp_path: Path
 ) -> None:
     end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
     cfg = GeneratorConfig(
-        seed=7, accounts=40, days=35, end=end, duplicate_ratio=0.02, invalid_ratio=0.01
+        seed=7,
+        accounts=40,
+        days=35,
+        end=end,
+        duplicate_ratio=0.02,
+        invalid_ratio=0.01,
+        web_late_ratio=0.02,
     )
     jsonl = tmp_path / "events.jsonl"
     count = write_jsonl(generate_history(cfg), jsonl)
@@ -53,6 +84,9 @@ async def test_worker_metrics_equal_replay(
         wait_for(lambda: handled(worker.metrics()) >= count, 120, f"{count} messages handled")
         before = datetime.now(UTC)
         live = cs_only(worker.metrics())
+        visitors = sorted(_visitors_with_sessions(jsonl))[:5]
+        views = {v: _get(f"http://127.0.0.1:{worker.port}/visitors/{v}") for v in visitors}
+        missing = _get(f"http://127.0.0.1:{worker.port}/visitors/nobody-at-all")
         after = datetime.now(UTC)
     finally:
         worker.stop()
@@ -61,6 +95,19 @@ async def test_worker_metrics_equal_replay(
     result = replay([jsonl], KpiSettings(), as_of=before)
     expected = cs_only(samples(render([result.core], before)))
     assert live == expected
+    # the web group too: sessions (late web events included), bounce, links, surveys
+    assert expected['cs_web_sessions{window="30d"}'] > 100
+    assert expected['cs_web_bounced_sessions{window="30d"}'] > 0
+    assert expected['cs_web_visitors{window="30d"}'] > 50
+    assert any(k.startswith("cs_web_link_clicks{") and v > 0 for k, v in expected.items())
+    assert expected["cs_web_time_on_page_seconds_gcount"] > 0
+    # GET /visitors/{id}: the worker's sessions are replay's
+    assert visitors and missing[0] == 404
+    for visitor, (status, body) in views.items():
+        assert status == 200, body
+        want = result.core.describe_key("visitor_id", visitor, before)
+        assert want is not None
+        assert body["sessions"] == want["sessions"] and body["sessions_30d"] > 0
     # the comparison is not vacuous: activity, features, duplicates and rejections all show
     assert expected['cs_active_users{window="30d"}'] > 50
     assert any(k.startswith("cs_feature_users{") and v > 0 for k, v in expected.items())

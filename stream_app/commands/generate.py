@@ -43,6 +43,9 @@ def add_generate(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     )
     gen.add_argument("--duplicates", type=share, default=0.0, help="share of events sent twice")
     gen.add_argument("--invalid", type=share, default=0.0, help="share of extra invalid events")
+    gen.add_argument(
+        "--web-late", type=share, default=0.0, help="share of web events delivered late"
+    )
     gen.set_defaults(func=cmd_generate)
 
 
@@ -60,6 +63,7 @@ def _config(args: argparse.Namespace) -> Any:
             churn_spike_hours=args.churn_spike_hours,
             duplicate_ratio=args.duplicates,
             invalid_ratio=args.invalid,
+            web_late_ratio=args.web_late,
         )
     except ValueError as exc:
         raise UsageError(str(exc)) from None

@@ -64,6 +64,16 @@ def voice() -> dashboard.Dashboard:
     )
 
 
+def web() -> dashboard.Dashboard:
+    return board(
+        "cs-web",
+        "Web engagement",
+        "Visitors, sessions, bounce, pages per session, time on page, scroll, entry and exit "
+        "pages, click-through by link, visitor intent and task completion.",
+        groups.web.rows(),
+    )
+
+
 def pipeline_health() -> dashboard.Dashboard:
     return board(
         "cs-pipeline",
@@ -80,5 +90,6 @@ BOARDS: tuple[Callable[[], dashboard.Dashboard], ...] = (
     revenue,
     commerce,
     voice,
+    web,
     pipeline_health,
 )

@@ -20,6 +20,7 @@ from stream_app.generator.commerce import Commerce
 from stream_app.generator.config import GeneratorConfig
 from stream_app.generator.sink import DaySink, Item
 from stream_app.generator.support import pending_day, support_day
+from stream_app.generator.web import WebSite
 from stream_app.timeutil import to_us
 
 _BY_TIME = itemgetter(0)  # the sort is stable: ties stay in generation order
@@ -34,7 +35,9 @@ class Company:
     Each account has four random streams: lifecycle (billing), support desk (tickets,
     surveys, scheduled events), self-serve commerce (:mod:`.commerce`) and product
     activity; the company's own spend, social and employee events have one more
-    (:mod:`.backoffice`). Activity changes no state, so a day
+    (:mod:`.backoffice`), and so has the web site (:class:`WebSite`: the marketing site,
+    and one stream per account for its users' in-app pages). Activity and web visits change
+    no state, so a day
     simulated with ``activity=False`` leaves the company exactly as a full day would; the
     activity streams are salted with ``activity_stream`` so that a continuation ("live")
     never replays the ids of the history's activity.
@@ -60,6 +63,8 @@ class Company:
         self._spike_len = max(1, int(cfg.churn_spike_hours * US_PER_HOUR))
         self._activity_stream = activity_stream
         self._activity_rngs: dict[int, Random] = {}
+        self._web = WebSite(derived_rng(cfg.seed, "web", activity_stream), cfg.accounts)
+        self._web_rngs: dict[int, Random] = {}
         self._commerce = Commerce(cfg)
         self._backoffice = Backoffice(cfg)
 
@@ -75,6 +80,9 @@ class Company:
         # commerce follows the statuses at the day's start: an event later in the day (a
         # churn spike) changes nothing before it
         statuses = [acct.status for acct in self.accounts]
+        web = self._web
+        if activity:
+            web.begin_day(sink)
         for acct in self.accounts:
             # a customer at any time of the day uses the product that day (the day it signs
             # up, converts, or cancels included)
@@ -87,8 +95,11 @@ class Company:
             pending_day(acct, acct.support_rng, sink, active)
             if activity and active:
                 activity_day(acct, self._activity_rng(acct.idx), sink, factor)
+                web.app_day(acct, self._web_rng(acct.idx), sink, weekday >= 5)
         self._commerce.day(self.accounts, statuses, sink)
         self._backoffice.day(sink)
+        if activity:
+            web.marketing_day(sink, weekday >= 5)
         sink.items.sort(key=_BY_TIME)
         return sink.items
 
@@ -97,6 +108,13 @@ class Company:
         if rng is None:
             rng = derived_rng(self.cfg.seed, "activity", self._activity_stream, idx)
             self._activity_rngs[idx] = rng
+        return rng
+
+    def _web_rng(self, idx: int) -> Random:
+        rng = self._web_rngs.get(idx)
+        if rng is None:
+            rng = derived_rng(self.cfg.seed, "web", self._activity_stream, idx)
+            self._web_rngs[idx] = rng
         return rng
 
     def _maybe_spike(self, sink: DaySink) -> None:

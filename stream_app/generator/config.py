@@ -57,6 +57,8 @@ class GeneratorConfig:
     churn_spike_share: float = 0.25
     duplicate_ratio: float = 0.0
     invalid_ratio: float = 0.0
+    #: share of web events delivered late: moved later in the stream, ``ts`` unchanged
+    web_late_ratio: float = 0.0
     features: tuple[str, ...] = FEATURES
     milestones: tuple[str, ...] = MILESTONES
 
@@ -75,7 +77,7 @@ class GeneratorConfig:
                 problems.append(f"{name} must be timezone-aware")
         if self.churn_spike_hours <= 0:
             problems.append("churn_spike_hours must be > 0")
-        for name in ("churn_spike_share", "duplicate_ratio", "invalid_ratio"):
+        for name in ("churn_spike_share", "duplicate_ratio", "invalid_ratio", "web_late_ratio"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be within [0, 1]")
         if not self.features or any(not 1 <= len(f) <= 64 for f in self.features):

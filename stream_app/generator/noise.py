@@ -17,31 +17,39 @@ INVALID_KINDS = (
     "number_as_string",
 )
 UNKNOWN_TYPES = ("app_opened", "user_logged_in", "trial_started", "SESSION_STARTED")
-_NUMERIC = ("mrr", "amount", "score", "contacts")
+_NUMERIC = ("mrr", "amount", "score", "contacts", "engaged_ms", "max_scroll_pct")
 _OPTIONAL = frozenset({"reason", "account_name"})  # dropping one is still valid
+_WEB_OPTIONAL = frozenset({"referrer", "account_id", "user_id"})  # on web events
 _BAD_SCORES = {"nps": (-1, 11, 12, 100), "csat": (0, 6, 10), "ces": (0, 8, 10)}
 _BAD_EMPLOYEE_SCORES = {"enps": (-1, 11, 12), "satisfaction": (0, 6, 10)}
 _BY_POSITION = itemgetter(0)
 
 
 class Noise:
-    """Adds ``duplicate_ratio`` redeliveries and ``invalid_ratio`` broken events to batches.
+    """Adds ``duplicate_ratio`` redeliveries and ``invalid_ratio`` broken events to batches,
+    and delivers ``web_late_ratio`` of the web events late.
 
     The counts are exact over the whole stream (carried across batches): after ``n`` events
     ``round(n * ratio)`` duplicates and invalid events have been added. A duplicate is a copy
     of an event (same ``event_id``) placed 1-50 positions after it in the batch; an invalid
-    event has a fresh ``event_id`` and sits at a random position. The randomness is separate
-    from the company's, so the valid events do not depend on the ratios.
+    event has a fresh ``event_id`` and sits at a random position; a late web event (a beacon
+    sent when the browser comes back online) moves 20-2000 positions later, its ``ts``
+    unchanged. The randomness is separate from the company's, so the valid events do not
+    depend on the ratios.
     """
 
     def __init__(self, cfg: GeneratorConfig, stream: str) -> None:
         self._dup_ratio = cfg.duplicate_ratio
         self._inv_ratio = cfg.invalid_ratio
+        self._late_ratio = cfg.web_late_ratio
         self._rng = derived_rng(cfg.seed, "noise", stream)
         self._seen = self._dups = self._invalids = 0
+        self._seen_web = self._lates = 0
 
     def apply(self, events: list[dict[str, object]]) -> list[dict[str, object]]:
-        if not events or (self._dup_ratio == 0.0 and self._inv_ratio == 0.0):
+        if not events or (
+            self._dup_ratio == 0.0 and self._inv_ratio == 0.0 and self._late_ratio == 0.0
+        ):
             return events
         rng, n = self._rng, len(events)
         self._seen += n
@@ -50,6 +58,13 @@ class Noise:
         self._dups += n_dup
         self._invalids += n_inv
         keyed: list[tuple[float, dict[str, object]]] = [(float(i), e) for i, e in enumerate(events)]
+        if self._late_ratio:
+            web = [i for i, e in enumerate(events) if "visitor_id" in e]
+            self._seen_web += len(web)
+            n_late = min(len(web), round(self._seen_web * self._late_ratio) - self._lates)
+            self._lates += n_late
+            for i in rng.sample(web, n_late):
+                keyed[i] = (min(i + rng.randint(20, 2000), n - 1) + 0.75, events[i])
         for i in rng.sample(range(n), n_dup):
             keyed.append((min(i + rng.randint(1, 50), n - 1) + 0.5, dict(events[i])))
         for _ in range(n_inv):
@@ -64,7 +79,8 @@ def corrupt(rng: Random, base: dict[str, object], kind: str | None = None) -> di
     event = dict(base)
     event["event_id"] = new_id(rng)
     if kind == "missing_field":
-        del event[rng.choice([key for key in event if key not in _OPTIONAL])]
+        optional = _WEB_OPTIONAL | _OPTIONAL if "visitor_id" in event else _OPTIONAL
+        del event[rng.choice([key for key in event if key not in optional])]
     elif kind == "naive_timestamp":
         event["ts"] = str(event["ts"])[:-6]  # drop the "+HH:MM" offset
     elif kind == "unknown_type":
@@ -90,7 +106,7 @@ def corrupt(rng: Random, base: dict[str, object], kind: str | None = None) -> di
             "event_id": event["event_id"],
             "type": "survey_answered",
             "ts": base["ts"],
-            "account_id": base["account_id"],
+            "account_id": base.get("account_id") or f"acc_{rng.getrandbits(40):010x}",
             "user_id": base.get("user_id") or f"usr_{rng.getrandbits(48):012x}",
             "survey": survey,
             "score": bad if kind == "score_out_of_range" else str(rng.randint(*_range(survey))),

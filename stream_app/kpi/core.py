@@ -81,6 +81,12 @@ class PartitionCore:
         #: here by a worker, was handled (see :meth:`ingest_batch`)
         self.forwards: dict[str, int] = {}
         self.dirty: set[tuple[str, str]] = set()  # (key field, key)
+        #: keys a group forgot (idle): their records are deleted from the store
+        self.gone: set[tuple[str, str]] = set()
+        #: event and duplicate counts of forgotten keys (kept in the partition meta, so
+        #: ``cs_events_total`` survives forgetting and a restart)
+        self.forgotten_counts: Counter[str] = Counter()
+        self.forgotten_duplicates = 0
         self.max_us = _NO_US  # the latest event time applied (epoch microseconds)
 
     @property
@@ -270,12 +276,36 @@ class PartitionCore:
         """Finish the groups' deferred work (once per batch; reads call it too)."""
         for group in self.groups:
             group.settle()
+            for key in group.take_forgotten():
+                self._forget(group, key)
+
+    def _forget(self, group: KpiGroup[Any], key: str) -> None:
+        """Drop ``group``'s slice of an idle key, and the key itself when no other group
+        holds a slice of it (its counts move to the partition's forgotten counts)."""
+        key_field = group.key_field
+        states = self.keys[key_field]
+        state = states.get(key)
+        if state is None or group.name not in state.groups:
+            return
+        group.forget(key, state.groups.pop(group.name))
+        if state.groups:
+            self.dirty.add((key_field, key))
+            return
+        del states[key]
+        self.forgotten_counts.update(state.counts)
+        self.forgotten_duplicates += state.duplicates
+        self.dirty.discard((key_field, key))
+        self.gone.add((key_field, key))
 
     # -- persistence ----------------------------------------------------------
-    def take_dirty(self) -> Iterator[tuple[str, dict[str, Any]]]:
-        """(store key, record) of the keys changed since the last call (coalesced)."""
+    def take_dirty(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
+        """(store key, record) of the keys changed since the last call (coalesced), and
+        (store key, None) for the keys forgotten since (to delete)."""
         self.settle()
         dirty, self.dirty = self.dirty, set()
+        gone, self.gone = self.gone - dirty, set()
+        for key_field, key in sorted(gone):
+            yield store_key(key_field, key), None
         for key_field, key in sorted(dirty):
             state = self.keys[key_field][key]
             slices = {
@@ -294,16 +324,29 @@ class PartitionCore:
         return out
 
     def meta_record(self) -> dict[str, Any]:
-        """Partition-level state: rejections, handled offsets, forwarded copies."""
-        record = {"p": self.partition, "r": dict(self.rejected), "o": dict(self.offsets)}
+        """Partition-level state: rejections, handled offsets, forwarded copies, and the
+        counts of forgotten keys."""
+        record: dict[str, Any] = {
+            "p": self.partition,
+            "r": dict(self.rejected),
+            "o": dict(self.offsets),
+        }
         if self.forwards:
             record["f"] = dict(self.forwards)
+        if self.forgotten_counts or self.forgotten_duplicates:
+            record["fc"] = dict(self.forgotten_counts)
+            record["fd"] = self.forgotten_duplicates
         return record
 
     def load_meta(self, record: dict[str, Any]) -> None:
         self.rejected = Counter(record.get("r", {}))
         self.offsets = dict(record.get("o", {}))
         self.forwards = dict(record.get("f", {}))
+        self.forgotten_counts = Counter(record.get("fc", {}))
+        self.forgotten_duplicates = int(record.get("fd", 0))
+        for kind, n in self.forgotten_counts.items():
+            self.type_counts[kind] = self.type_counts.get(kind, 0) + n
+        self.duplicates += self.forgotten_duplicates
 
     def load_key(self, name: str, record: dict[str, Any]) -> None:
         """Add a recovered key's state (from the changelog; ``name`` is its store key)."""
@@ -333,15 +376,20 @@ class PartitionCore:
 
     def describe(self, account_id: str, as_of: datetime) -> dict[str, Any] | None:
         """JSON view of one account (None when unknown to this partition)."""
-        acct = self.accounts.get(account_id)
-        if acct is None:
+        return self.describe_key("account_id", account_id, as_of)
+
+    def describe_key(self, key_field: str, key: str, as_of: datetime) -> dict[str, Any] | None:
+        """JSON view of one key of ``key_field`` (every group's ``describe`` of its slice;
+        None when unknown to this partition)."""
+        self.settle()  # first: it may forget an idle key
+        state = self.keys[key_field].get(key)
+        if state is None:
             return None
-        self.settle()
         ctx = self.context(as_of)
-        view: dict[str, Any] = {"account_id": account_id, "events": dict(acct.counts)}
+        view: dict[str, Any] = {key_field: key, "events": dict(state.counts)}
         for group in self.groups:
-            if group.name in acct.groups and group.key_field == "account_id":
-                view.update(group.describe(acct.groups[group.name], ctx))
+            if group.name in state.groups and group.key_field == key_field:
+                view.update(group.describe(state.groups[group.name], ctx))
         return view
 
     def summaries(
@@ -383,7 +431,8 @@ class PartitionCore:
         ctx = self.context(as_of)
         out = [events, dups, rejected, errors]
         for group in self.groups:
-            out.extend(group.families(ctx, self.group_states(group)))
+            states = self.group_states(group) if group.reads_states else {}
+            out.extend(group.families(ctx, states))
         return out
 
     def group(self, name: str) -> KpiGroup[Any] | None:

@@ -56,6 +56,9 @@ class KpiGroup(ABC, Generic[S]):
     #: the key field of its types' topics (declared in :mod:`stream_app.contract.declared`):
     #: the group's state is per value of it
     key_field: ClassVar[str] = "account_id"
+    #: whether :meth:`families` reads the per-key states (False: it reads only the group's
+    #: own aggregates, and the core skips building the key -> state mapping at each scrape)
+    reads_states: ClassVar[bool] = True
 
     def __init__(self, settings: KpiSettings) -> None:
         self.settings = settings
@@ -87,6 +90,14 @@ class KpiGroup(ABC, Generic[S]):
     @abstractmethod
     def families(self, ctx: ReadContext, states: Mapping[str, S]) -> list[Family]:
         """Additive families as of ``ctx``; ``states`` maps account id -> this group's state."""
+
+    def take_forgotten(self) -> list[str]:
+        """Keys this group found idle (in :meth:`settle`) and wants the core to forget;
+        the core then calls :meth:`forget` for each and drops the key's state."""
+        return []
+
+    def forget(self, key: str, state: S) -> None:
+        """Take a forgotten key's ``state`` out of the partition aggregates."""
 
     def describe(self, state: S, ctx: ReadContext) -> dict[str, Any]:
         """JSON view of one account's state (for the per-account API)."""

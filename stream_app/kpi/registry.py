@@ -15,6 +15,7 @@ from stream_app.kpi.groups.health.group import HealthGroup
 from stream_app.kpi.groups.onboarding.group import OnboardingGroup
 from stream_app.kpi.groups.revenue.group import RevenueGroup
 from stream_app.kpi.groups.usage.group import UsageGroup
+from stream_app.kpi.groups.web.group import WebGroup
 from stream_app.kpi.settings import KpiSettings
 
 GROUP_CLASSES: list[type[KpiGroup[Any]]] = [
@@ -24,12 +25,13 @@ GROUP_CLASSES: list[type[KpiGroup[Any]]] = [
     HealthGroup,
     CommerceGroup,
     CompanyGroup,
+    WebGroup,
 ]
 
 
 def group_names() -> list[str]:
     """The groups' names in export order (``usage``, ``onboarding``, ``revenue``, ``health``,
-    ``commerce``, ``company``)."""
+    ``commerce``, ``company``, ``web``)."""
     return [cls.name for cls in GROUP_CLASSES]
 
 

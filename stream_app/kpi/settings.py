@@ -16,6 +16,7 @@ from stream_app.kpi.groups.health.settings import HealthSettings
 from stream_app.kpi.groups.onboarding.settings import OnboardingSettings
 from stream_app.kpi.groups.revenue.settings import RevenueSettings
 from stream_app.kpi.groups.usage.settings import UsageSettings
+from stream_app.kpi.groups.web.settings import WebSettings
 
 
 class KpiSettings(
@@ -25,6 +26,7 @@ class KpiSettings(
     HealthSettings,
     CommerceSettings,
     CompanySettings,
+    WebSettings,
     BaseSettings,
 ):
     """What the KPI core needs; shared by the worker and ``replay``."""

@@ -15,6 +15,10 @@ weakest components, last active day, open tickets; churned accounts and idle tri
 when asked). The worker that receives it asks the other workers of the table
 (``local=1``) and merges their answers.
 
+``GET /visitors/{visitor_id}``: the web visitor's view (its sessions of the last 30 days
+with entry and exit pages, page views, engaged time, clicks and whether they bounced),
+routed the same way by the visitor id (the key of ``web-events``).
+
 Everything here takes what it reads as arguments (the Faust app, the state table, the
 worker's :class:`PartitionStates`); the worker shell (``app.py``) calls
 :func:`register_api`, never the reverse.
@@ -58,30 +62,46 @@ def source_partition(account_id: str, partitions: int) -> int:
     return (murmur2(account_id.encode()) & 0x7FFFFFFF) % partitions
 
 
-def account_view(
-    states: PartitionStates, partitions: int, account_id: str, served_by: str
+def key_view(
+    states: PartitionStates, partitions: int, key_field: str, key: str, served_by: str
 ) -> tuple[int, dict[str, Any]]:
-    """(HTTP status, body) of ``GET /accounts/{account_id}`` on the worker owning it
-    (``partitions``: of the source topics; ``served_by``: this worker's URL)."""
-    expected = source_partition(account_id, partitions)
+    """(HTTP status, body) of the view of ``key`` (a value of ``key_field``: an account or
+    a visitor) on the worker owning it (``partitions``: of the source topics;
+    ``served_by``: this worker's URL)."""
+    noun = key_field.removesuffix("_id")
+    expected = source_partition(key, partitions)
     cores = states.cores
-    found = [c for c in (cores.get(expected), *cores.values()) if c and account_id in c.accounts]
-    if not found:
+    found = [c for c in (cores.get(expected), *cores.values()) if c and key in c.keys[key_field]]
+    as_of = utc_now()
+    view = found[0].describe_key(key_field, key, as_of) if found else None
+    if view is None:
         if expected not in cores:
             detail = f"partition {expected} is not loaded on this worker (rebalancing?)"
             return 503, {"error": "unavailable", "detail": detail}
-        detail = f"no accepted event of account {account_id!r} (partition {expected})"
-        return 404, {"error": "unknown account", "detail": detail}
+        detail = f"no accepted event of {noun} {key!r} (partition {expected})"
+        return 404, {"error": f"unknown {noun}", "detail": detail}
     core = found[0]
-    as_of = utc_now()
-    view = core.describe(account_id, as_of) or {}
     return 200, {
-        "account_id": account_id,
+        key_field: key,
         "as_of": as_of.isoformat(),
         "partition": core.partition,
         "served_by": served_by,
         **view,
     }
+
+
+def account_view(
+    states: PartitionStates, partitions: int, account_id: str, served_by: str
+) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of ``GET /accounts/{account_id}`` on the worker owning it."""
+    return key_view(states, partitions, "account_id", account_id, served_by)
+
+
+def visitor_view(
+    states: PartitionStates, partitions: int, visitor_id: str, served_by: str
+) -> tuple[int, dict[str, Any]]:
+    """(HTTP status, body) of ``GET /visitors/{visitor_id}`` on the worker owning it."""
+    return key_view(states, partitions, "visitor_id", visitor_id, served_by)
 
 
 async def _peer_rankings(
@@ -117,9 +137,9 @@ async def _peer_rankings(
 
 
 def register_api(app: faust.App, table: TableT, states: PartitionStates, partitions: int) -> None:
-    """Add ``/accounts/{account_id}`` and ``/accounts`` to ``app``'s web server: accounts
-    of ``states`` (the cores of this worker), routed by the partitions of ``table``
-    (``partitions``: the partition count of the source topics)."""
+    """Add ``/accounts/{account_id}``, ``/accounts`` and ``/visitors/{visitor_id}`` to
+    ``app``'s web server: keys of ``states`` (the cores of this worker), routed by the
+    partitions of ``table`` (``partitions``: the partition count of the source topics)."""
 
     @app.table_route(table=table, match_info="account_id")
     async def owned_account(web: Any, request: Any, account_id: str) -> Any:
@@ -135,6 +155,21 @@ def register_api(app: faust.App, table: TableT, states: PartitionStates, partiti
         if request.query:
             return _error(web, 400, "bad request", "this endpoint takes no parameters")
         return await owned_account(web, request, account_id=account_id)  # type: ignore[call-arg]
+
+    @app.table_route(table=table, match_info="visitor_id")
+    async def owned_visitor(web: Any, request: Any, visitor_id: str) -> Any:
+        served_by = str(app.conf.canonical_url)
+        status, body = visitor_view(states, partitions, visitor_id, served_by)
+        return _json(web, body, status)
+
+    @app.page("/visitors/{visitor_id}")
+    async def visitor(web: Any, request: Any, visitor_id: str) -> Any:
+        if not 1 <= len(visitor_id) <= MAX_ACCOUNT_ID:
+            detail = f"visitor_id must be 1-{MAX_ACCOUNT_ID} characters"
+            return _error(web, 400, "bad request", detail)
+        if request.query:
+            return _error(web, 400, "bad request", "this endpoint takes no parameters")
+        return await owned_visitor(web, request, visitor_id=visitor_id)  # type: ignore[call-arg]
 
     @app.page("/accounts")
     async def accounts(web: Any, request: Any) -> Any:

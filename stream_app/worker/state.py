@@ -25,7 +25,7 @@ log = logging.getLogger(__name__)
 META_PREFIX = b"m:"
 
 
-Write = tuple[int, bytes, bytes]  # (changelog partition, key, value)
+Write = tuple[int, bytes, bytes | None]  # (changelog partition, key, value; None: delete)
 
 
 def encode(record: Mapping[str, Any]) -> bytes:
@@ -107,7 +107,17 @@ class PartitionStates:
             writes.append(self._store(p, meta_key(p), core.meta_record()))
         return writes
 
-    def _store(self, partition: int, key: bytes, record: Mapping[str, Any]) -> Write:
+    def _store(self, partition: int, key: bytes, record: Mapping[str, Any] | None) -> Write:
+        if record is None:  # a key the core forgot: delete it (a tombstone in the changelog)
+            data = getattr(self.store, "data", None)
+            if isinstance(data, dict):
+                data.pop(key, None)
+                key_partition = getattr(self.store, "_key_partition", None)
+                if isinstance(key_partition, dict):
+                    key_partition.pop(key, None)
+            else:
+                self.store.pop(key, None)
+            return partition, key, None
         value = encode(record)
         data = getattr(self.store, "data", None)
         if isinstance(data, dict):

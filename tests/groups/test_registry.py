@@ -9,7 +9,15 @@ from tests.helpers import ev
 
 
 def test_each_group_lives_in_the_package_of_its_name() -> None:
-    assert group_names() == ["usage", "onboarding", "revenue", "health", "commerce", "company"]
+    assert group_names() == [
+        "usage",
+        "onboarding",
+        "revenue",
+        "health",
+        "commerce",
+        "company",
+        "web",
+    ]
     for cls in GROUP_CLASSES:
         assert cls.__module__ == f"stream_app.kpi.groups.{cls.name}.group"
 

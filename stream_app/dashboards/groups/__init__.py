@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from stream_app.dashboards.groups import commerce, company, health, onboarding, revenue, usage
+from stream_app.dashboards.groups import commerce, company, health, onboarding, revenue, usage, web
 from stream_app.dashboards.panels import Panels, Rows
 
 
@@ -31,4 +31,4 @@ class GroupPanels(Protocol):
 
 
 #: the groups' modules in export order (stream_app.kpi.registry.GROUP_CLASSES)
-ALL: tuple[GroupPanels, ...] = (usage, onboarding, revenue, health, commerce, company)
+ALL: tuple[GroupPanels, ...] = (usage, onboarding, revenue, health, commerce, company, web)

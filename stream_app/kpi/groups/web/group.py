@@ -1,0 +1,382 @@
+"""The web group: visitors, page views, sessions, bounce, pages per session, entry and exit
+pages, time on page, scroll depth, click-through and visit surveys (docs/kpis.md#group-web).
+
+State per visitor (:class:`WebState`): the visitor's web events of the last
+``30 + ceil(gap)`` days, sorted by event time, and the sessions derived from them. Event
+time alone decides sessions, so any arrival order of the same events gives the same
+sessions (a late event within the gap of two sessions merges them).
+
+Partition aggregates (:class:`WebBuckets`): counts by calendar day. Per-event figures
+(page views, time on page, scroll, links, answers) are added when an event is applied;
+session figures are moved when a visitor's sessions change, in :meth:`WebGroup.settle`
+(once per batch, only for the visitors changed since, and only from the first session
+the new events can touch). A read sums day counts and never visits a visitor.
+
+Bounded: events older than the visitor's latest day minus ``30 + ceil(gap)`` days are
+dropped, and a visitor whose latest event is that much older than the partition's latest
+web event is forgotten (its key leaves the core). Neither can change a 30-day window read
+as of a time on or after those latest days: whatever is dropped is more than the gap
+before the window starts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from fractions import Fraction
+from typing import Any
+
+from stream_app.contract import Event
+from stream_app.kpi.daycount import count_in_window, move
+from stream_app.kpi.families import Family
+from stream_app.kpi.group import KpiGroup, ReadContext
+from stream_app.kpi.groups.web.buckets import (
+    OTHER,
+    SCROLL_BUCKETS,
+    TIME_ON_PAGE_BUCKETS,
+    Labels,
+    WebBuckets,
+    window_sum,
+)
+from stream_app.kpi.groups.web.sessions import (
+    CODES,
+    LINK_CLICKED,
+    LINK_SHOWN,
+    PAGE_LEFT,
+    PAGE_VIEWED,
+    SURVEY_ANSWERED,
+    Session,
+    WebEvent,
+    build_sessions,
+    insert,
+    resession,
+)
+from stream_app.kpi.groups.web.state import CLEAN, WebState, dump_events, load_events
+from stream_app.kpi.settings import KpiSettings
+from stream_app.timeutil import day_of, from_us
+
+WINDOWS = (1, 7, 30)
+LONGEST = 30
+SURVEY_ANSWERS_FIXED = {"task_completion": ("no", "yes")}
+_QUARTER_US = 900_000_000  # every UTC offset in use is a multiple of 15 minutes
+
+
+class WebGroup(KpiGroup[WebState]):
+    """Web engagement KPIs over one partition's visitors."""
+
+    name = "web"
+    types = frozenset(CODES)
+    key_field = "visitor_id"
+    reads_states = False  # reads sum day counts: they never visit a visitor
+
+    def __init__(self, settings: KpiSettings) -> None:
+        super().__init__(settings)
+        self.tz = settings.tz
+        self.gap_us = settings.web_session_gap_s * 1_000_000
+        self.engaged_ms = settings.web_engaged_ms
+        self.deep_pct = settings.web_deep_scroll_pct
+        #: days kept behind a visitor's latest day (the longest window plus the gap)
+        self.keep_days = LONGEST + -(-settings.web_session_gap_s // 86_400)
+        self.paths = Labels(settings.web_path_limit)
+        self.links = Labels(settings.web_link_limit)
+        self.intents = Labels(settings.web_answer_limit)
+        self.buckets = WebBuckets()
+        #: visitors whose sessions must be rebuilt (their state's ``dirty_from`` says where)
+        self.changed: dict[str, WebState] = {}
+        #: visitors by their latest day (to forget idle ones without scanning them all)
+        self.by_latest: dict[int, set[str]] = {}
+        self.max_day: int | None = None
+        self._pruned_before: int | None = None
+        self._forgotten: list[str] = []
+        self._days: dict[int, int] = {}
+
+    # -- helpers ------------------------------------------------------------------
+    def day_of_us(self, us: int) -> int:
+        """Calendar day of epoch µs in the configured timezone (cached per 15 minutes)."""
+        quarter = us // _QUARTER_US
+        day = self._days.get(quarter)
+        if day is None:
+            if len(self._days) > 100_000:
+                self._days.clear()
+            day = self._days[quarter] = day_of(from_us(quarter * _QUARTER_US), self.tz)
+        return day
+
+    def new(self) -> WebState:
+        return WebState()
+
+    # -- updates ------------------------------------------------------------------
+    def apply(self, key: str, state: WebState, event: Event, day: int) -> None:
+        code = CODES[event.type]
+        us = event.us
+        item: WebEvent
+        if code == PAGE_VIEWED:
+            label = self.paths.fold(event.path)
+            path = event.path if label is OTHER else label  # a shared copy when known
+            item = (us, code, event.event_id, path, None)
+            self.buckets.pageviews.add(label, day)
+            if state.pv_day is None or day > state.pv_day:
+                move(self.buckets.visitors, state.pv_day, day)
+                state.pv_day = day
+        elif code == PAGE_LEFT:
+            item = (us, code, "", event.engaged_ms, event.max_scroll_pct)
+            self._leave(day, event.engaged_ms, event.max_scroll_pct)
+        elif code in (LINK_SHOWN, LINK_CLICKED):
+            label = self._link(code, event.link, day)
+            item = (us, code, "", event.link if label is OTHER else label, None)
+        else:
+            item = (us, code, "", event.survey, event.answer)
+            self._answer(event.survey, event.answer, day)
+        latest = state.latest_day
+        if latest is None or day > latest:
+            self._set_latest(key, state, day)
+        elif day < latest - self.keep_days:
+            return  # counted on its day; too old to matter to any session of a window
+        insert(state.events, item)
+        if us < state.dirty_from:
+            state.dirty_from = us
+        self.changed[key] = state
+
+    def _leave(self, day: int, engaged_ms: int, scroll: int) -> None:
+        b = self.buckets
+        b.time_on_page.add(day, engaged_ms)
+        b.scroll.add(day, scroll)
+        if scroll >= self.deep_pct:
+            b.deep_scrolls[day] += 1
+
+    def _link(self, code: int, link: str, day: int) -> str:
+        per = self.buckets.clicks if code == LINK_CLICKED else self.buckets.impressions
+        label = self.links.fold(link)
+        per.add(label, day)
+        return label
+
+    def _answer(self, survey: str, answer: str, day: int) -> None:
+        label = self.intents.fold(answer) if survey not in SURVEY_ANSWERS_FIXED else answer
+        self.buckets.answer(survey, label, day)
+
+    def _set_latest(self, key: str, state: WebState, day: int) -> None:
+        old = state.latest_day
+        if old is not None:
+            peers = self.by_latest.get(old)
+            if peers is not None:
+                peers.discard(key)
+                if not peers:
+                    del self.by_latest[old]
+        state.latest_day = day
+        self.by_latest.setdefault(day, set()).add(key)
+        if self.max_day is None or day > self.max_day:
+            self.max_day = day
+        events = state.events
+        if events and self.day_of_us(events[0][0]) < day - self.keep_days:
+            keep = 0
+            while keep < len(events) and self.day_of_us(events[keep][0]) < day - self.keep_days:
+                keep += 1
+            del events[:keep]
+            state.dirty_from = -1  # rebuild every session
+
+    def settle(self) -> None:
+        changed, self.changed = self.changed, {}
+        for state in changed.values():
+            self._resession(state)
+        self._forget_idle()
+
+    def _resession(self, state: WebState) -> None:
+        since = state.dirty_from
+        if since == CLEAN:
+            return
+        state.dirty_from = CLEAN
+        if since < 0:
+            removed, state.sessions = state.sessions, build_sessions(state.events, self.gap_us)
+            added = state.sessions
+        else:
+            removed, added = resession(state.events, state.sessions, since, self.gap_us)
+        buckets, engaged = self.buckets, self.engaged_ms
+        for session in removed:
+            buckets.session(session, -1, engaged)
+        for session in added:
+            self._label(session)
+            buckets.session(session, 1, engaged)
+
+    def _label(self, session: Session) -> None:
+        session.day = self.day_of_us(session.first_us)
+        if session.entry is not None:
+            session.entry_label = self.paths.label(session.entry)
+        if session.exit is not None:
+            session.exit_label = self.paths.label(session.exit)
+
+    def _forget_idle(self) -> None:
+        if self.max_day is None:
+            return
+        before = self.max_day - self.keep_days
+        for day in [d for d in self.by_latest if d < before]:
+            self._forgotten.extend(self.by_latest.pop(day))
+        if self._pruned_before is None or before > self._pruned_before:
+            self._pruned_before = before
+            self.buckets.prune(before - 1)
+
+    def take_forgotten(self) -> list[str]:
+        forgotten, self._forgotten = self._forgotten, []
+        return forgotten
+
+    def forget(self, key: str, state: WebState) -> None:
+        """Take a forgotten visitor's sessions and last page view out of the aggregates."""
+        self.changed.pop(key, None)
+        for session in state.sessions:
+            self.buckets.session(session, -1, self.engaged_ms)
+        move(self.buckets.visitors, state.pv_day, None)
+
+    def attach(self, key: str, state: WebState) -> None:
+        for us, code, _eid, a, b in state.events:
+            day = self.day_of_us(us)
+            if code == PAGE_VIEWED:
+                self.buckets.pageviews.add(self.paths.fold(a), day)
+                if state.pv_day is None or day > state.pv_day:
+                    state.pv_day = day
+            elif code == PAGE_LEFT:
+                self._leave(day, a, b)
+            elif code in (LINK_SHOWN, LINK_CLICKED):
+                self._link(code, a, day)
+            elif code == SURVEY_ANSWERED:
+                self._answer(a, b, day)
+        move(self.buckets.visitors, None, state.pv_day)
+        if state.events:
+            self._set_latest(key, state, self.day_of_us(state.events[-1][0]))
+        state.sessions = []
+        state.dirty_from = -1
+        self._resession(state)
+
+    # -- reads --------------------------------------------------------------------
+    def families(self, ctx: ReadContext, states: Mapping[str, WebState]) -> list[Family]:
+        b = self.buckets
+        today = ctx.as_of_day
+        first30 = ctx.first_day(LONGEST)
+        visitors = Family(
+            "cs_web_visitors",
+            "gauge",
+            "Distinct visitors with a page_viewed in the window.",
+        )
+        sessions = Family("cs_web_sessions", "gauge", "Sessions whose day is in the window.")
+        session_pv = Family(
+            "cs_web_session_pageviews",
+            "gauge",
+            "page_viewed events of the sessions whose day is in the window.",
+        )
+        bounced = Family(
+            "cs_web_bounced_sessions",
+            "gauge",
+            "Bounced sessions (one page view, no click, engaged < CS_WEB_ENGAGED_MS) of the "
+            "window.",
+        )
+        pageviews = Family("cs_web_pageviews", "gauge", "page_viewed events in the window.")
+        for days in WINDOWS:
+            window = f"{days}d"
+            first = ctx.first_day(days)
+            visitors.add(count_in_window(b.visitors, today, days), window=window)
+            sessions.add(window_sum(b.sessions, first, today), window=window)
+            session_pv.add(window_sum(b.session_pageviews, first, today), window=window)
+            bounced.add(window_sum(b.bounced, first, today), window=window)
+        by_path = {days: b.pageviews.in_window(ctx.first_day(days), today) for days in WINDOWS}
+        for path in sorted(by_path[LONGEST]):
+            for days in WINDOWS:
+                pageviews.add(by_path[days].get(path, 0), path=path, window=f"{days}d")
+        entries = _per_label(
+            "cs_web_entries",
+            "Sessions of the window by entry path.",
+            "path",
+            b.entries.in_window(first30, today),
+        )
+        exits = _per_label(
+            "cs_web_exits",
+            "Sessions of the window by exit path.",
+            "path",
+            b.exits.in_window(first30, today),
+        )
+        impressions = _per_label(
+            "cs_web_link_impressions",
+            "link_shown events in the window.",
+            "link",
+            b.impressions.in_window(first30, today),
+        )
+        clicks = _per_label(
+            "cs_web_link_clicks",
+            "link_clicked events in the window.",
+            "link",
+            b.clicks.in_window(first30, today),
+        )
+        answers = Family(
+            "cs_visit_survey_answers", "gauge", "visit_survey_answered events in the window."
+        )
+        for survey in sorted({*SURVEY_ANSWERS_FIXED, *b.answers}):
+            per = b.answers.get(survey)
+            counts = per.in_window(first30, today) if per is not None else {}
+            for answer in sorted({*SURVEY_ANSWERS_FIXED.get(survey, ()), *counts}):
+                answers.add(counts.get(answer, 0), survey=survey, answer=answer, window="30d")
+        top = Family(
+            "cs_web_time_on_page_seconds",
+            "gaugehistogram",
+            "Engaged seconds of the page_left events of the 30d window.",
+        )
+        _histogram(top, TIME_ON_PAGE_BUCKETS, b.time_on_page.in_window(first30, today), 1000)
+        scroll = Family(
+            "cs_web_scroll_depth_percent",
+            "gaugehistogram",
+            "max_scroll_pct of the page_left events of the 30d window.",
+        )
+        _histogram(scroll, SCROLL_BUCKETS, b.scroll.in_window(first30, today), 1)
+        deep = Family(
+            "cs_web_deep_scrolls",
+            "gauge",
+            "page_left events of the window with max_scroll_pct >= CS_WEB_DEEP_SCROLL_PCT.",
+        )
+        deep.add(window_sum(b.deep_scrolls, first30, today), window="30d")
+        return [
+            visitors, pageviews, sessions, session_pv, bounced, entries, exits,
+            top, scroll, deep, impressions, clicks, answers,
+        ]  # fmt: skip
+
+    def describe(self, state: WebState, ctx: ReadContext) -> dict[str, Any]:
+        today = ctx.as_of_day
+        first = ctx.first_day(LONGEST)
+        out = []
+        for s in state.sessions:
+            if s.counts and first <= s.day <= today:
+                out.append(
+                    {
+                        "start": from_us(s.first_us).isoformat(),
+                        "end": from_us(s.last_us).isoformat(),
+                        "entry": s.entry,
+                        "exit": s.exit,
+                        "pageviews": s.pageviews,
+                        "engaged_seconds": s.engaged_ms / 1000,
+                        "clicks": s.clicks,
+                        "bounced": s.bounced(self.engaged_ms),
+                    }
+                )
+        last = state.events[-1][0] if state.events else None
+        return {
+            "last_seen": from_us(last).isoformat() if last is not None else None,
+            "sessions_30d": len(out),
+            "sessions": out,
+        }
+
+    def dump(self, state: WebState) -> Any:
+        return {"e": dump_events(state.events)}
+
+    def load(self, raw: Any) -> WebState:
+        return WebState(events=load_events(raw.get("e", [])))
+
+
+def _per_label(name: str, doc: str, label: str, counts: Mapping[str, int]) -> Family:
+    fam = Family(name, "gauge", doc)
+    for value in sorted(counts):
+        fam.add(counts[value], window="30d", **{label: value})
+    return fam
+
+
+def _histogram(fam: Family, bounds: tuple[int, ...], row: list[int], scale: int) -> None:
+    """Cumulative ``_bucket`` samples of a row of per-bucket counts (then the sum, in units
+    of ``1/scale``), plus ``_gcount`` and ``_gsum``."""
+    running = 0
+    for bound, n in zip([*bounds, None], row[:-1], strict=True):
+        running += n
+        fam.add(running, "_bucket", le="+Inf" if bound is None else repr(float(bound)))
+    fam.add(running, "_gcount")
+    fam.add(Fraction(row[-1], scale) if scale != 1 else row[-1], "_gsum")
