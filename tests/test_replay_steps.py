@@ -177,11 +177,19 @@ def test_openmetrics_file_is_what_promtool_takes(history: Path, tmp_path: Path) 
     )
 
 
+def run_cli(argv: list[str]) -> int:
+    """The exit code of ``stream-app argv`` (argparse's own errors exit through SystemExit)."""
+    try:
+        return main(argv)
+    except SystemExit as exc:
+        return int(exc.code or 0)
+
+
 USER_ERRORS = [
     (["--step", "1d"], "go with --openmetrics"),
     (["--step", "2x", "--openmetrics", "{tmp}/x.om"], "--step '2x'"),
     (["--openmetrics", "{tmp}/x.om", "--as-of", "2026-03-01T00:00:00Z"], "does not take --as-of"),
-    (["--openmetrics", "{tmp}/x.om", "--from", "yesterday"], "--from/--to"),
+    (["--openmetrics", "{tmp}/x.om", "--from", "yesterday"], "--from: 'yesterday'"),
     (
         [
             "--openmetrics",
@@ -194,7 +202,7 @@ USER_ERRORS = [
         "--to is before --from",
     ),
     (["--openmetrics", "{tmp}/missing/x.om"], "no such directory"),
-    (["--openmetrics", "{tmp}/x.om", "--timezone", "Mars/Base"], "--timezone"),
+    (["--openmetrics", "{tmp}/x.om", "--timezone", "Mars/Base"], "timezone 'Mars/Base'"),
 ]
 
 
@@ -202,7 +210,7 @@ USER_ERRORS = [
 def test_user_errors_are_one_line_and_exit_2(
     history: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
 ) -> None:
-    code = main(["replay", str(history), "--quiet", *(a.format(tmp=tmp_path) for a in argv)])
+    code = run_cli(["replay", str(history), "--quiet", *(a.format(tmp=tmp_path) for a in argv)])
     err = capsys.readouterr().err
     assert code == 2
     assert err.count("\n") == 1 and message in err and "Traceback" not in err
@@ -213,10 +221,11 @@ def test_missing_input_and_backfill_errors(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     assert (
-        main(["replay", str(tmp_path / "none.jsonl"), "--openmetrics", str(tmp_path / "x.om")]) == 2
+        run_cli(["replay", str(tmp_path / "none.jsonl"), "--openmetrics", str(tmp_path / "x.om")])
+        == 2
     )
     assert "no such file" in capsys.readouterr().err
-    code = main(
+    code = run_cli(
         ["backfill", str(tmp_path / "none.jsonl"), "--prometheus-data", str(tmp_path / "d")]
     )
     assert code == 2 and "no such file" in capsys.readouterr().err

@@ -122,9 +122,15 @@ def _usage(s: Scrape, rate: float) -> list[Row]:
         Row("usage", "DAU / WAU / MAU", f"{_n(dau)} / {_n(wau)} / {_n(mau)}"),
         Row(
             "usage",
-            "stickiness (30d avg DAU/MAU)",
+            "stickiness DAU/MAU",
+            _pct(dau, mau),
+            f"today so far; WAU/MAU {_pct(wau, mau)}",
+        ),
+        Row(
+            "usage",
+            "stickiness, 30 days",
             _pct(day_users / 30, month_users),
-            f"today so far {_pct(dau, mau)}, WAU/MAU {_pct(wau, mau)}",
+            "average DAU/MAU of the 30 complete days (compare with benchmarks)",
         ),
         Row("usage", "top features (30d)", "", top),
     ]
