@@ -139,7 +139,10 @@ def test_every_panel_is_described_with_units_and_thresholds() -> None:
 #: PromQL in a description's plain part: a metric or rule name, a selector, a function
 PROMQL = re.compile(r"cs[_:]|stream_app_|\{|\w\(|\bby \(")
 #: queries whose numbers are money (major units of the reporting currency)
-MONEY = re.compile(r"cs_mrr\b|cs_mrr_movements|cs_revenue|cs:arpa|cs:clv")
+MONEY = re.compile(
+    r"cs_mrr\b|cs_mrr_movements|cs_revenue|cs:arpa|cs:clv\b"
+    r"|cs_sales|cs:average_order_value|cs:cac_30d\b|cs_acquisition_spend"
+)
 
 
 def test_descriptions_say_it_in_words_first_then_the_formula() -> None:

@@ -11,6 +11,7 @@ from stream_app.dashboards.panels import (
     Rows,
     Steps,
     bar_panel,
+    money_unit,
     stat_panel,
     time_panel,
 )
@@ -27,8 +28,9 @@ def headline() -> Panels:
     return [
         stat_panel(
             "CLV:CAC",
-            "cs:clv_to_cac:ratio = customer lifetime value (cs:clv) / acquisition cost of "
-            "the last 30 days (cs:cac_30d). 3 to 5 is the usual aim.",
+            "What a customer brings over its lifetime for each unit spent winning one. "
+            "3 to 5 is the usual aim. Formula: cs:clv_to_cac:ratio = customer lifetime "
+            "value (cs:clv) / acquisition cost of the last 30 days (cs:cac_30d).",
             [("cs:clv_to_cac:ratio", "CLV:CAC")],
             "short",
             CLV_TO_CAC,
@@ -37,8 +39,9 @@ def headline() -> Panels:
         ),
         stat_panel(
             "eNPS (90 d)",
-            "cs:enps:score = % of employees answering 9-10 - % answering 0-6 (employee "
-            "Net Promoter Score of 90 days).",
+            "Employee Net Promoter Score of the last 90 days: promoters minus "
+            "detractors among the employees, in points. Formula: cs:enps:score = % of "
+            "employees answering 9-10 - % answering 0-6.",
             [("cs:enps:score", "eNPS")],
             "none",
             ENPS,
@@ -60,16 +63,19 @@ def acquisition_rows() -> Rows:
             [
                 stat_panel(
                     "CAC (30 d)",
-                    "cs:cac_30d = spend of the 30 days (campaigns + salaries + overhead, "
-                    "cs_acquisition_spend) / accounts that became paying in them "
+                    "What winning one paying customer cost over the last 30 days: the "
+                    "acquisition spend (campaigns, salaries and overhead) per new paying "
+                    "account, in the reporting currency. Formula: cs:cac_30d = spend of the "
+                    "30 days (cs_acquisition_spend) / accounts that became paying in them "
                     "(cs_new_paying_accounts).",
                     [("cs:cac_30d", "{{currency}}")],
-                    "short",
+                    money_unit(),
                 ),
                 stat_panel(
                     "CLV:CAC",
-                    "cs:clv_to_cac:ratio = cs:clv / cs:cac_30d: what a customer brings over "
-                    "what winning one costs. 3 to 5 is the usual aim; below 1 loses money.",
+                    "What a customer brings over its lifetime, over what winning one costs. "
+                    "3 to 5 is the usual aim; below 1 loses money. Formula: "
+                    "cs:clv_to_cac:ratio = cs:clv / cs:cac_30d.",
                     [("cs:clv_to_cac:ratio", "CLV:CAC")],
                     "short",
                     CLV_TO_CAC,
@@ -77,28 +83,31 @@ def acquisition_rows() -> Rows:
                 ),
                 stat_panel(
                     "Acquisition spend (30 d)",
-                    'sum(cs_acquisition_spend{window="30d"}): spend_recorded amounts of the '
-                    "30 days in major units of the reporting currency.",
+                    "Money spent on winning customers in the last 30 days (the recorded "
+                    "spend amounts), in the reporting currency. Formula: "
+                    'sum(cs_acquisition_spend{window="30d"}).',
                     [('sum by (currency) (cs_acquisition_spend{window="30d"})', "{{currency}}")],
-                    "short",
+                    money_unit(),
                 ),
                 bar_panel(
                     "Spend by category (30 d and 90 d)",
-                    "cs_acquisition_spend by category and window: marketing (campaigns), "
-                    "salaries and overhead.",
+                    "Acquisition spend of the last 30 and 90 days per category: marketing "
+                    "(campaigns), salaries and overhead, in the reporting currency. "
+                    "Formula: sum by (category, window) (cs_acquisition_spend).",
                     [
                         (
                             "sum by (category, window) (cs_acquisition_spend)",
                             "{{category}} {{window}}",
                         )
                     ],
-                    "short",
+                    money_unit(),
                 ),
                 time_panel(
                     "CAC and CLV over time",
-                    "cs:cac_30d and cs:clv (reporting currency).",
+                    "The cost of winning a customer and the lifetime value of one over "
+                    "time, in the reporting currency. Formula: cs:cac_30d and cs:clv.",
                     [("cs:cac_30d", "CAC {{currency}}"), ("cs:clv", "CLV {{currency}}")],
-                    "short",
+                    money_unit(),
                 ),
             ],
         ),
@@ -113,18 +122,21 @@ def voice_rows() -> Rows:
             [
                 stat_panel(
                     "Net sentiment of mentions (30 d)",
+                    "Positive minus negative mentions of the brand in the last 30 days, as a "
+                    "share of all mentions (a mention with no sentiment counts as neutral). "
+                    "Below 0 is bad, above 20 % good. Formula: "
                     "cs:social_net_sentiment_30d:ratio = (positive - negative mentions) / "
-                    'all mentions of the 30 days (interaction="mention" only; no sentiment '
-                    "= neutral).",
+                    'all mentions of the 30 days (interaction="mention" only).',
                     [("cs:social_net_sentiment_30d:ratio", "net sentiment")],
                     "percentunit",
                     SENTIMENT,
                 ),
                 stat_panel(
                     "Negative mentions today",
-                    "cs:negative_mentions:today, and its 7-day level (the mean at this time of "
-                    "day over the 7 days before): NegativeMentionsSpike fires at 3 x the "
-                    "level and at least 10.",
+                    "Negative mentions so far today, and their usual level (the mean at this "
+                    "time of day over the 7 days before); the NegativeMentionsSpike alert "
+                    "fires at 3 x the level and at least 10. Formula: "
+                    "cs:negative_mentions:today and cs:negative_mentions:level7d.",
                     [
                         ("cs:negative_mentions:today", "today"),
                         ("cs:negative_mentions:level7d", "7-day level"),
@@ -133,8 +145,9 @@ def voice_rows() -> Rows:
                 ),
                 bar_panel(
                     "Interactions by kind and sentiment (30 d)",
-                    'cs_social_interactions{window="30d"} by interaction and sentiment '
-                    "(engagement: comments, shares, likes; listening: mentions).",
+                    "Social interactions of the last 30 days by kind and sentiment "
+                    "(engagement: comments, shares, likes; listening: mentions). Formula: "
+                    'sum by (interaction, sentiment) (cs_social_interactions{window="30d"}).',
                     [
                         (
                             "sum by (interaction, sentiment) "
@@ -146,8 +159,8 @@ def voice_rows() -> Rows:
                 ),
                 time_panel(
                     "Mentions today by sentiment",
-                    'cs_social_interactions{interaction="mention",window="1d"} by sentiment: '
-                    "today's mentions so far.",
+                    "Today's mentions so far, by sentiment. Formula: "
+                    'cs_social_interactions{interaction="mention",window="1d"} by sentiment.',
                     [
                         (
                             'sum by (sentiment) (cs_social_interactions{interaction="mention",'
@@ -164,8 +177,10 @@ def voice_rows() -> Rows:
             [
                 stat_panel(
                     "eNPS (90 d)",
-                    "cs:enps:score = % promoters (9-10) - % detractors (0-6) of the employee "
-                    "eNPS answers of 90 days. Above 0 is good, above 10 very good.",
+                    "Employee Net Promoter Score of the last 90 days: promoters minus "
+                    "detractors among the employees, in points. Above 0 is good, above 10 "
+                    "very good. Formula: cs:enps:score = % promoters (9-10) - % detractors "
+                    "(0-6) of the employee eNPS answers of 90 days.",
                     [("cs:enps:score", "eNPS")],
                     "none",
                     ENPS,
@@ -173,15 +188,18 @@ def voice_rows() -> Rows:
                 ),
                 stat_panel(
                     "Employee satisfaction (90 d)",
+                    "Share of satisfied employees (answers of 4 or 5 on a 1-5 scale) in the "
+                    "last 90 days. 75 % or more is good. Formula: "
                     "cs:employee_satisfaction:ratio = satisfaction answers of 4 or 5 / all "
-                    "(scale 1-5), 90 days.",
+                    "answers, 90 days.",
                     [("cs:employee_satisfaction:ratio", "satisfied")],
                     "percentunit",
                     SATISFACTION,
                 ),
                 bar_panel(
                     "Employee answers by survey and score (90 d)",
-                    'cs_employee_survey_responses{window="90d"} by survey and score.',
+                    "Employee survey answers of the last 90 days, per survey and score. "
+                    'Formula: sum by (survey, score) (cs_employee_survey_responses{window="90d"}).',
                     [
                         (
                             'sum by (survey, score) (cs_employee_survey_responses{window="90d"})',

@@ -99,9 +99,10 @@ def rows() -> Rows:
                 ),
                 bar_panel(
                     "Users by active days (30 complete days)",
-                    "cs_user_active_days: users active in the 30 complete days before "
-                    "today, by their number of active days (le = at most that many days; "
-                    "PostHog's stickiness view). Summed over the workers.",
+                    "Users active in the 30 complete days before today, by their number of "
+                    "active days (each bar: at most that many days; PostHog's stickiness "
+                    "view), summed over the workers. Formula: "
+                    "sum by (le) (cs_user_active_days_bucket).",
                     [
                         (
                             "sum by (le) (cs_user_active_days_bucket)",
@@ -136,10 +137,10 @@ def rows() -> Rows:
             [
                 matrix_panel(
                     "User retention by signup week",
-                    "cs:cohort_retention_users:ratio: of the users who signed up in the week "
-                    "(Monday 00:00 in CS_TIMEZONE, row), the share with a product event in "
-                    "the k-th week after it (column k); the 12 latest cohorts, weeks started "
-                    "so far.",
+                    "Of the users who signed up in the week (from Monday 00:00 in "
+                    "CS_TIMEZONE, row), the share with a product event in the k-th week "
+                    "after it (column k); the 12 latest cohorts, weeks started so far. "
+                    "Formula: cs:cohort_retention_users:ratio.",
                     "cs:cohort_retention_users:ratio",
                     "cohort",
                     WEEKS,
@@ -149,9 +150,9 @@ def rows() -> Rows:
                 ),
                 matrix_panel(
                     "Account retention by signup week",
-                    "cs:cohort_retention_accounts:ratio: accounts by the week of their first "
-                    "user_signed_up (row); retained in week k (column) when any of their "
-                    "users has a product event in it.",
+                    "Accounts by the week of their first user signup (row); an account is "
+                    "retained in week k (column) when any of its users has a product event "
+                    "in it. Formula: cs:cohort_retention_accounts:ratio.",
                     "cs:cohort_retention_accounts:ratio",
                     "cohort",
                     WEEKS,
@@ -161,8 +162,9 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Cohort sizes",
-                    "cs_cohort_users and cs_cohort_accounts: users and accounts by signup "
-                    "week (the 12 latest weeks), summed over the workers.",
+                    "Users and accounts by signup week (the 12 latest weeks), summed over "
+                    "the workers. Formula: sum by (cohort) (cs_cohort_users) and "
+                    "sum by (cohort) (cs_cohort_accounts).",
                     [
                         ("sum by (cohort) (cs_cohort_users)", "users {{cohort}}"),
                         ("sum by (cohort) (cs_cohort_accounts)", "accounts {{cohort}}"),

@@ -37,17 +37,18 @@ def headline() -> Panels:
     return [
         stat_panel(
             "Web visitors (30 d)",
-            'sum(cs_web_visitors{window="30d"}): distinct visitors (visitor_id) with a '
-            "page_viewed in the last 30 days, summed over the workers.",
+            "Distinct visitors who viewed a page in the last 30 days, summed over the "
+            'workers. Formula: sum(cs_web_visitors{window="30d"}).',
             [('sum(cs_web_visitors{window="30d"})', "visitors")],
             "short",
             w=4,
         ),
         stat_panel(
             "Bounce rate (30 d)",
-            "cs:web_bounce_30d:ratio = bounced sessions / sessions of the last 30 days. A "
-            "bounce: one page view, no click, less than CS_WEB_ENGAGED_MS engaged. 20-55 % "
-            "is common; lower is better.",
+            "Share of the sessions of the last 30 days that bounced: one page view, no "
+            "click, less than CS_WEB_ENGAGED_MS engaged. 20-55 % is common; lower is "
+            "better. Formula: cs:web_bounce_30d:ratio = bounced sessions / sessions of "
+            "the last 30 days.",
             [("cs:web_bounce_30d:ratio", "bounce")],
             "percentunit",
             BOUNCE,
@@ -67,16 +68,19 @@ def rows() -> Rows:
             [
                 stat_panel(
                     "Visitors",
-                    "cs_web_visitors by window: distinct visitors with a page_viewed today "
-                    "so far, in 7 and in 30 days, summed over the workers.",
+                    "Distinct visitors who viewed a page today so far, in the last 7 and in "
+                    "the last 30 days, summed over the workers. Formula: "
+                    "sum by (window) (cs_web_visitors).",
                     VISITORS,
                     "short",
                     w=8,
                 ),
                 stat_panel(
                     "Bounce rate",
-                    "cs:web_bounce_<window>:ratio = bounced sessions / sessions whose day "
-                    "(the day of their first event) is in the window.",
+                    "Share of the sessions that bounced, today, over 7 and over 30 days (a "
+                    "session belongs to the day of its first event). 20-55 % is common; "
+                    "lower is better. Formula: cs:web_bounce_<window>:ratio = bounced "
+                    "sessions / sessions whose day is in the window.",
                     BOUNCE_RATES,
                     "percentunit",
                     BOUNCE,
@@ -84,8 +88,9 @@ def rows() -> Rows:
                 ),
                 stat_panel(
                     "Pages per session (30 d)",
-                    "cs:web_pages_per_session_30d = page views of the sessions of 30 days / "
-                    "those sessions. 1.7 to 4 is the usual range.",
+                    "Pages viewed per session on average over the last 30 days. 1.7 to 4 "
+                    "is the usual range. Formula: cs:web_pages_per_session_30d = page views "
+                    "of the sessions of 30 days / those sessions.",
                     [("cs:web_pages_per_session_30d", "pages")],
                     "short",
                     PAGES_PER_SESSION,
@@ -94,15 +99,18 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Sessions",
-                    "cs_web_sessions by window: sessions (runs of a visitor's events at most "
-                    "CS_WEB_SESSION_GAP_S apart, with a page view) whose day is in the window.",
+                    "Sessions (runs of a visitor's events at most CS_WEB_SESSION_GAP_S "
+                    "apart, with a page view) of today, 7 and 30 days. Formula: "
+                    "sum by (window) (cs_web_sessions).",
                     SESSIONS,
                     "short",
                 ),
                 time_panel(
                     "Bounce rate",
-                    "cs:web_bounce_1d:ratio against cs:web_bounce_7d:ratio and the 30-day "
-                    "rate; BounceRateHigh fires when today is well above the 7-day level.",
+                    "Today's bounce rate against the 7-day and 30-day rates; the "
+                    "BounceRateHigh alert fires when today is well above the 7-day level. "
+                    "Formula: cs:web_bounce_1d:ratio, cs:web_bounce_7d:ratio and "
+                    "cs:web_bounce_30d:ratio.",
                     BOUNCE_RATES,
                     "percentunit",
                     BOUNCE,
@@ -114,9 +122,10 @@ def rows() -> Rows:
             [
                 time_panel(
                     "Time on page",
-                    "cs:web_time_on_page_seconds:avg, :p50 and :p90: engaged seconds "
-                    "(visible and focused) of the page_left events of 30 days. About 52 s "
-                    "is typical.",
+                    "Engaged time on a page (visible and focused) over the last 30 days: "
+                    "mean, median and 90th percentile. About 52 s is typical. Formula: "
+                    "cs:web_time_on_page_seconds:avg, :p50 and :p90 over the page_left "
+                    "events of 30 days.",
                     [
                         ("cs:web_time_on_page_seconds:avg", "mean"),
                         ("cs:web_time_on_page_seconds:p50", "p50"),
@@ -127,31 +136,35 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Deep scrolls (30 d)",
-                    "cs:web_deep_scroll_30d:ratio = page_left events scrolled to "
-                    "CS_WEB_DEEP_SCROLL_PCT (90 %) or deeper / all page_left events of 30 days.",
+                    "Share of the page visits of the last 30 days scrolled to "
+                    "CS_WEB_DEEP_SCROLL_PCT (90 %) or deeper. Formula: "
+                    "cs:web_deep_scroll_30d:ratio = page_left events scrolled that deep / "
+                    "all page_left events of 30 days.",
                     [("cs:web_deep_scroll_30d:ratio", "deep scrolls")],
                     "percentunit",
                     DEEP_SCROLL,
                 ),
                 bar_panel(
                     "Top entry pages (30 d)",
-                    'topk(10, sum by (path) (cs_web_entries{window="30d"})): sessions of 30 '
-                    "days by the path of their first page view; paths past CS_WEB_PATH_LIMIT "
-                    'are "other".',
+                    "The 10 pages that started the most sessions in the last 30 days (the "
+                    'path of the first page view); paths past CS_WEB_PATH_LIMIT are "other". '
+                    'Formula: topk(10, sum by (path) (cs_web_entries{window="30d"})).',
                     [('topk(10, sum by (path) (cs_web_entries{window="30d"}))', "{{path}}")],
                     "short",
                 ),
                 bar_panel(
                     "Top exit pages (30 d)",
-                    'topk(10, sum by (path) (cs_web_exits{window="30d"})): sessions of 30 '
-                    "days by the path of their last page view.",
+                    "The 10 pages that ended the most sessions in the last 30 days (the "
+                    "path of the last page view). Formula: "
+                    'topk(10, sum by (path) (cs_web_exits{window="30d"})).',
                     [('topk(10, sum by (path) (cs_web_exits{window="30d"}))', "{{path}}")],
                     "short",
                 ),
                 bar_panel(
                     "Exit rate by page (30 d)",
-                    "cs:web_exit_30d:ratio = sessions that ended on the page / page views of "
-                    "the page, 30 days; the 10 most viewed pages.",
+                    "For the 10 most viewed pages, the share of their views in the last 30 "
+                    "days that ended the session. Formula: cs:web_exit_30d:ratio = sessions "
+                    "that ended on the page / page views of the page, 30 days.",
                     [
                         (
                             "cs:web_exit_30d:ratio and on(path) topk(10, sum by (path) "
@@ -164,8 +177,8 @@ def rows() -> Rows:
                 ),
                 bar_panel(
                     "Top pages (30 d)",
-                    'topk(10, sum by (path) (cs_web_pageviews{window="30d"})): page_viewed '
-                    "events of 30 days by path.",
+                    "The 10 most viewed pages of the last 30 days. Formula: "
+                    'topk(10, sum by (path) (cs_web_pageviews{window="30d"})).',
                     [('topk(10, sum by (path) (cs_web_pageviews{window="30d"}))', "{{path}}")],
                     "short",
                 ),
@@ -176,8 +189,10 @@ def rows() -> Rows:
             [
                 bar_panel(
                     "Click-through rate by link (30 d)",
+                    "Share of each link's impressions in the last 30 days that were "
+                    "clicked; 6-7 % is typical. Formula: "
                     'cs:web_ctr_30d:ratio{link!=""} = link_clicked / link_shown events of '
-                    "the link in 30 days; 6-7 % is typical.",
+                    "the link in 30 days.",
                     [('cs:web_ctr_30d:ratio{link!=""}', "{{link}}")],
                     "percentunit",
                     CTR,
@@ -185,8 +200,9 @@ def rows() -> Rows:
                 ),
                 stat_panel(
                     "Click-through rate (30 d)",
-                    "cs:web_ctr_30d:ratio{link=\"\"}: every link's clicks / every link's "
-                    "impressions of 30 days.",
+                    "Share of all link impressions in the last 30 days that were clicked; "
+                    '6-7 % is typical. Formula: cs:web_ctr_30d:ratio{link=""} = every '
+                    "link's clicks / every link's impressions of 30 days.",
                     [('cs:web_ctr_30d:ratio{link=""}', "CTR")],
                     "percentunit",
                     CTR,
@@ -194,8 +210,9 @@ def rows() -> Rows:
                 ),
                 stat_panel(
                     "Task completion (30 d)",
-                    'cs:task_completion_30d:ratio = "yes" / ("yes" + "no") answers of the '
-                    "task_completion visit survey in 30 days.",
+                    "Share of visitors who said they got done what they came for, last 30 "
+                    'days. 80 % or more is good. Formula: cs:task_completion_30d:ratio = "yes" '
+                    '/ ("yes" + "no") answers of the task_completion visit survey in 30 days.',
                     [("cs:task_completion_30d:ratio", "completed")],
                     "percentunit",
                     TASK_COMPLETION,
@@ -203,8 +220,9 @@ def rows() -> Rows:
                 ),
                 bar_panel(
                     "Visitor intent (30 d)",
-                    "cs:visit_intent_30d:ratio: share of each stated intent among the intent "
-                    'answers of 30 days; answers past CS_WEB_ANSWER_LIMIT are "other".',
+                    "Share of each stated reason for the visit among the intent answers of "
+                    'the last 30 days; answers past CS_WEB_ANSWER_LIMIT are "other". '
+                    "Formula: cs:visit_intent_30d:ratio.",
                     [("cs:visit_intent_30d:ratio", "{{answer}}")],
                     "percentunit",
                     max_value=1,
