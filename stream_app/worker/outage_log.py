@@ -100,7 +100,18 @@ class BrokerOutageLog(logging.Filter):
             )
             return False
         self.suppressed += 1
+        self._remind(now)  # aiokafka keeps failing: remind from here too, timer or not
         return False
+
+    def _remind(self, now: float) -> None:
+        if self.since is not None and now - self.last_reminder >= self.remind_s:
+            self.last_reminder = now
+            self.out.warning(
+                "Kafka broker %s still unreachable after %.0f s (%d aiokafka errors not printed)",
+                self.broker,
+                now - self.since,
+                self.suppressed,
+            )
 
     def tick(self) -> None:
         """Reminder while the outage lasts; the closing line once it is over."""
@@ -119,14 +130,7 @@ class BrokerOutageLog(logging.Filter):
             self.since = None
             self.suppressed = 0
             return
-        if now - self.last_reminder >= self.remind_s:
-            self.last_reminder = now
-            self.out.warning(
-                "Kafka broker %s still unreachable after %.0f s (%d aiokafka errors not printed)",
-                self.broker,
-                now - self.since,
-                self.suppressed,
-            )
+        self._remind(now)
 
 
 def aiokafka_loggers() -> Iterable[logging.Logger]:
