@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -136,40 +137,48 @@ async def _peer_rankings(
     return entries, failed, len(set(peers) | {me})
 
 
+KeyView = Callable[["PartitionStates", int, str, str], tuple[int, dict[str, Any]]]
+
+
+def _key_route(
+    app: faust.App,
+    table: TableT,
+    states: PartitionStates,
+    partitions: int,
+    key_field: str,
+    path: str,
+    view: KeyView,
+) -> None:
+    """``GET <path>/{<key_field>}``: ``view`` of the key on the worker owning its partition
+    (Faust table routing by the key's partition)."""
+
+    @app.table_route(table=table, match_info=key_field)
+    async def owned(web: Any, request: Any, **match: str) -> Any:
+        served_by = str(app.conf.canonical_url)
+        status, body = view(states, partitions, match[key_field], served_by)
+        return _json(web, body, status)
+
+    @app.page(f"{path}/{{{key_field}}}", name=f"{key_field}-view")
+    async def one(web: Any, request: Any, **match: str) -> Any:
+        key = match[key_field]
+        if not 1 <= len(key) <= MAX_ACCOUNT_ID:
+            detail = f"{key_field} must be 1-{MAX_ACCOUNT_ID} characters"
+            return _error(web, 400, "bad request", detail)
+        if request.query:
+            return _error(web, 400, "bad request", "this endpoint takes no parameters")
+        return await owned(web, request, **{key_field: key})
+
+
 def register_api(app: faust.App, table: TableT, states: PartitionStates, partitions: int) -> None:
     """Add ``/accounts/{account_id}``, ``/accounts`` and ``/visitors/{visitor_id}`` to
     ``app``'s web server: keys of ``states`` (the cores of this worker), routed by the
     partitions of ``table`` (``partitions``: the partition count of the source topics)."""
 
-    @app.table_route(table=table, match_info="account_id")
-    async def owned_account(web: Any, request: Any, account_id: str) -> Any:
-        served_by = str(app.conf.canonical_url)
-        status, body = account_view(states, partitions, account_id, served_by)
-        return _json(web, body, status)
-
-    @app.page("/accounts/{account_id}")
-    async def account(web: Any, request: Any, account_id: str) -> Any:
-        if not 1 <= len(account_id) <= MAX_ACCOUNT_ID:
-            detail = f"account_id must be 1-{MAX_ACCOUNT_ID} characters"
-            return _error(web, 400, "bad request", detail)
-        if request.query:
-            return _error(web, 400, "bad request", "this endpoint takes no parameters")
-        return await owned_account(web, request, account_id=account_id)  # type: ignore[call-arg]
-
-    @app.table_route(table=table, match_info="visitor_id")
-    async def owned_visitor(web: Any, request: Any, visitor_id: str) -> Any:
-        served_by = str(app.conf.canonical_url)
-        status, body = visitor_view(states, partitions, visitor_id, served_by)
-        return _json(web, body, status)
-
-    @app.page("/visitors/{visitor_id}")
-    async def visitor(web: Any, request: Any, visitor_id: str) -> Any:
-        if not 1 <= len(visitor_id) <= MAX_ACCOUNT_ID:
-            detail = f"visitor_id must be 1-{MAX_ACCOUNT_ID} characters"
-            return _error(web, 400, "bad request", detail)
-        if request.query:
-            return _error(web, 400, "bad request", "this endpoint takes no parameters")
-        return await owned_visitor(web, request, visitor_id=visitor_id)  # type: ignore[call-arg]
+    for key_field, path, view in (
+        ("account_id", "/accounts", account_view),
+        ("visitor_id", "/visitors", visitor_view),
+    ):
+        _key_route(app, table, states, partitions, key_field, path, view)
 
     @app.page("/accounts")
     async def accounts(web: Any, request: Any) -> Any:
