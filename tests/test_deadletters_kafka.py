@@ -34,6 +34,17 @@ async def _wait_letters(
     raise TimeoutError(f"{len(letters)} of {n} dead letters after {timeout}s")
 
 
+async def _send(bootstrap: str, messages: list[tuple[str, bytes, bytes]]) -> None:
+    """Produce (topic, key, value) messages, each acknowledged before the next."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for topic, key, value in messages:
+            await producer.send_and_wait(topic, value, key=key)
+    finally:
+        await producer.stop()
+
+
 @pytest.mark.asyncio
 async def test_dead_letters_show_and_resubmit(
     kafka: LocalKafka, topic_prefix: str, tmp_path: Path
@@ -55,13 +66,7 @@ async def test_dead_letters_show_and_resubmit(
         (billing, b"other", ev("invoice_paid", eid="k1", ts=ts, amount=1, currency="USD")),
     ]
     good = [(product, b"acme", ev(eid=f"g{i}", ts=ts, user_id=f"u{i}")) for i in range(5)]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
-    await producer.start()
-    try:
-        for topic, key, value in [*good, *bad]:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
+    await _send(kafka.bootstrap, [*good, *bad])
 
     worker.start()
     try:
@@ -123,13 +128,7 @@ async def test_web_events_take_the_dead_letter_path_too(
         (web, b"v1", orjson.dumps({**left, "max_scroll_pct": 50})),  # no engaged_ms
     ]
     good = [(web, b"v1", page(f"g{i}", path=f"/p{i}")) for i in range(3)]
-    producer = AIOKafkaProducer(bootstrap_servers=kafka.bootstrap)
-    await producer.start()
-    try:
-        for topic, key, value in [*good, *bad]:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
+    await _send(kafka.bootstrap, [*good, *bad])
 
     worker.start()
     try:
