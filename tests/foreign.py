@@ -22,7 +22,18 @@ def produce_librdkafka(
 ) -> int:
     """Send ``events`` keyed by their topic's key field through a librdkafka producer with
     ``config`` (``compression.type``, ``partitioner``, …); every one delivered."""
-    producer = Producer({"bootstrap.servers": bootstrap, "linger.ms": 20, **(config or {})})
+    # idempotence keeps each partition in produce order: without it librdkafka retries a
+    # timed-out request behind newer ones (seen under CI load), and the tests compare the
+    # worker with a replay of ``events`` in list order, where dedupe within
+    # CS_DEDUPE_HORIZON_DAYS of a key's latest day depends on that order
+    producer = Producer(
+        {
+            "bootstrap.servers": bootstrap,
+            "linger.ms": 20,
+            "enable.idempotence": True,
+            **(config or {}),
+        }
+    )
     failed: list[str] = []
 
     def delivered(err: Any, msg: Any) -> None:
