@@ -114,6 +114,36 @@ def user_sessions(users: int, accounts: int, offset: int = 0) -> list[Record]:
     return out
 
 
+#: one visit: (event type, seconds after its start, extra fields), as bench.web_replay
+VISIT: tuple[tuple[str, int, dict[str, object]], ...] = (
+    ("page_viewed", 0, {"path": "/"}),
+    ("page_left", 20, {"path": "/", "engaged_ms": 12_000, "max_scroll_pct": 60}),
+    ("page_viewed", 40, {"path": "/pricing"}),
+    ("link_shown", 60, {"link": "hero_start_trial"}),
+    ("page_left", 80, {"path": "/pricing", "engaged_ms": 30_000, "max_scroll_pct": 95}),
+)
+
+
+def visitor_visits(visitors: int, offset: int = 0) -> list[Record]:
+    """One 5-event visit (:data:`VISIT`) per visitor: ``visitors`` distinct anonymous
+    visitors, visit starts spread over the last 29 days as :func:`user_sessions` does."""
+    now = datetime.now(UTC)
+    out: list[Record] = []
+    for i in range(offset, offset + visitors):
+        visitor = f"anon_bench{i:012x}"
+        start = now - timedelta(seconds=600 + (i * 7919) % (29 * 86_400))
+        for k, (kind, after, extra) in enumerate(VISIT):
+            event = {
+                "event_id": f"bench-v-{i}-{k}",
+                "type": kind,
+                "ts": (start + timedelta(seconds=after)).isoformat(timespec="milliseconds"),
+                "visitor_id": visitor,
+                **extra,
+            }
+            out.append(("web", visitor.encode(), orjson.dumps(event)))
+    return out
+
+
 def fresh_event(i: int, accounts: int = 500) -> Record:
     """A valid product event with ts = now (feature use of one of a few known users)."""
     account = f"fresh-acct-{i % accounts}"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,6 +20,7 @@ from tests.worker_proc import WorkerProcess, wait_for
 
 __all__ = [
     "WorkerProcess",
+    "cpu_seconds",
     "group_lag",
     "progress",
     "rss_mb",
@@ -49,6 +51,18 @@ def scrape_handled(worker: WorkerProcess, timeout: float = 30.0) -> float:
         if line.startswith(("cs_events_total", "cs_events_duplicate_total", "cs_events_rejected")):
             total += float(line.rpartition(" ")[2])
     return total
+
+
+def cpu_seconds(worker: WorkerProcess) -> float | None:
+    """User + system CPU seconds the worker's process has used so far (None once gone)."""
+    if worker.proc is None:
+        return None
+    try:
+        fields = Path(f"/proc/{worker.proc.pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
