@@ -158,9 +158,9 @@ def fresh_event(i: int, accounts: int = 500) -> Record:
     return "product", account.encode(), orjson.dumps(event)
 
 
-def new_producer(bootstrap: str) -> AIOKafkaProducer:
+def new_producer(bootstrap: str, linger_ms: int = 20) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
+        bootstrap_servers=bootstrap, linger_ms=linger_ms, max_batch_size=1 << 20, acks=1
     )
 
 
