@@ -94,14 +94,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         "--naive-events",
         type=int,
         help="naive Faust reads only the first N events (its rate is flat; ~1k/s here; "
-        "default 150000, quick 2000)",
+        "default 50000, quick 2000)",
     )
     ap.add_argument(
         "--replay-processes", type=int, default=2, help="processes of the split replay (2)"
     )
     args = ap.parse_args(argv)
     args.accounts = args.accounts or (120 if args.quick else 5_000)
-    args.naive_events = args.naive_events or (2_000 if args.quick else 150_000)
+    args.naive_events = args.naive_events or (2_000 if args.quick else 50_000)
     args.users = args.users or (5_000 if args.quick else 100_000)
     args.freshness_seconds = args.freshness_seconds or (5.0 if args.quick else 20.0)
     args.timeout = 120.0 if args.quick else 3600.0  # naive Faust: ~1k events/s

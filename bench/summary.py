@@ -46,6 +46,7 @@ def targets_table(out: dict[str, Any]) -> str:
     table.add_column("threshold", justify="right")
     table.add_column("measured", justify="right")
     table.add_column("met", justify="center")
+    table.add_column("note")
     for key, t in out.get("targets", {}).items():
         met = {True: "yes", False: "NO", None: "n/a"}[t["met"]]
         table.add_row(
@@ -55,9 +56,10 @@ def targets_table(out: dict[str, Any]) -> str:
             _n(t["threshold"], none="n/a"),
             _n(t["value"], none="n/a"),
             met,
+            t.get("note", ""),
         )
     buf = io.StringIO()
-    Console(file=buf, width=130, color_system=None, force_terminal=False).print(table)
+    Console(file=buf, width=160, color_system=None, force_terminal=False).print(table)
     return buf.getvalue()
 
 
