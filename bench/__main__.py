@@ -46,6 +46,27 @@ def machine() -> dict[str, Any]:
     }
 
 
+def cpu_rates(details: dict[str, Any], events: int, naive_events: int) -> dict[str, Any]:
+    """Events per CPU second of each consumer process (its start-up included): on a shared
+    machine, where wall-clock rates measure the neighbours too, the steadier comparison."""
+    cpu: dict[str, Any] = {
+        "what": "events per CPU second of the process, start-up included (user + system; "
+        "quix: its librdkafka threads too; replay: every process of a split replay)"
+    }
+    sources = {
+        "worker": (details.get("worker"), events),
+        "worker_usage": (details.get("worker_usage"), events),
+        "quix": (details.get("quix"), events),
+        "naive_faust": (details.get("naive_faust"), naive_events),
+        "replay": (details.get("replay", {}).get("split"), events),
+        "replay_single": (details.get("replay", {}).get("single"), events),
+    }
+    for name, (figures, n) in sources.items():
+        if figures and figures.get("cpu_s"):
+            cpu[f"{name}_eps_per_cpu_s"] = n / figures["cpu_s"]
+    return cpu
+
+
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", flush=True)
 
@@ -224,6 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     out["scale_2_workers_eps"] = scale["eps"] if scale else None
     steady = scale and scale["steady_eps"]
     out["scale_2_workers_steady"] = steady / worker_eps if steady and worker_eps else None
+    run.details["cpu"] = cpu_rates(run.details, n, out["naive_faust_events"])
     out["machine"]["loadavg_1m_at_end"] = os.getloadavg()[0]
     out = rounded(out)
     out["targets"] = rounded(check(out))  # on the rounded figures: the table agrees with them

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import time
@@ -109,7 +110,7 @@ def wait_lag_zero(bootstrap: str, group: str, topics: Sequence[str], timeout: fl
 def run_json(cmd: Sequence[str], timeout: float, what: str, log: Path) -> dict[str, Any]:
     """Run a child that prints a JSON object as its last stdout line; return that object.
     Its stderr goes to ``log``."""
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), children_cpu_s()
     with log.open("wb") as err:
         try:
             res = subprocess.run(
@@ -125,4 +126,11 @@ def run_json(cmd: Sequence[str], timeout: float, what: str, log: Path) -> dict[s
     last = lines[-1]  # Faust may put terminal escapes before it
     out: dict[str, Any] = json.loads(last[last.index("{") :])
     out["wall_s"] = time.monotonic() - started
+    out["cpu_s"] = children_cpu_s() - cpu0  # the child and its threads and children
     return out
+
+
+def children_cpu_s() -> float:
+    """User + system CPU seconds of the waited-for children of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

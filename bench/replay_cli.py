@@ -11,12 +11,13 @@ children (all the processes of a split replay).
 from __future__ import annotations
 
 import re
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.procs import children_cpu_s
 
 CLI = [sys.executable, "-m", "stream_app.cli", "replay"]
 SUMMARY = re.compile(r"replay: ([\d,]+) lines in ([\d.]+)s \(([\d,]+) events/s\)")
@@ -28,11 +29,6 @@ def has_processes_flag() -> bool:
     return "--processes" in res.stdout
 
 
-def _children_cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
-
-
 def replay_cli(
     jsonl: Path, out: Path, log: Path, timeout: float, processes: int | None = None
 ) -> dict[str, Any]:
@@ -41,7 +37,7 @@ def replay_cli(
     cmd = [*CLI, str(jsonl), "--out", str(out)]
     if processes is not None:
         cmd += ["--processes", str(processes)]
-    cpu0, started = _children_cpu(), time.monotonic()
+    cpu0, started = children_cpu_s(), time.monotonic()
     with log.open("wb") as err:
         try:
             res = subprocess.run(cmd, stdout=subprocess.DEVNULL, stderr=err, timeout=timeout)
@@ -67,7 +63,7 @@ def replay_cli(
         "seconds": replay_s,
         "wall_s": wall,
         "wall_eps": n / wall,
-        "cpu_s": _children_cpu() - cpu0,
+        "cpu_s": children_cpu_s() - cpu0,
     }
 
 
