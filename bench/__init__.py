@@ -1,13 +1,22 @@
 """Benchmark suite: ``python -m bench`` (full) or ``python -m bench --quick`` (CI smoke run).
 
-Every figure comes from one run on one machine against one local Apache Kafka broker:
-- ``ceiling_eps``: bare aiokafka consumer (getmany, no decoding) reading the 4 topics;
-- ``worker_eps``: one ``stream-app worker`` process (all KPIs, changelogged state);
+Every figure comes from one run on one machine against one local Apache Kafka broker, over
+one generated dataset (every topic, page views the most frequent type: bench.data.WEB_MIX;
+the share of each type is in ``details.dataset``):
+- ``ceiling_eps``: bare aiokafka consumer (getmany, no decoding) reading the 6 source topics;
+- ``worker_eps``: one ``stream-app worker`` process (every KPI group, changelogged state);
+  ``worker_usage_eps``: the same with ``CS_GROUPS=usage`` (the peers' computation);
 - ``naive_faust_eps`` / ``quix_eps``: peers doing only active users (bench.naive_faust,
-  bench.quix), ``replay_eps``: ``stream_app.replay`` of the same events from JSONL;
+  bench.quix);
+- ``replay_eps``: ``stream-app replay`` of the same events from JSONL, split over
+  ``--processes 2`` when the CLI has the flag (``replay_processes`` says), and
+  ``replay_eps_single`` (bench.replay_cli);
 - ``freshness_*``: production -> visible in /progress and in /metrics at half the load;
-- ``rss_mb_per_100k_users``, ``recovery_s``, ``scale_2_workers``: see bench/workers.py.
+- ``rss_mb_per_100k_users``, ``rss_mb_per_100k_visitors``, ``recovery_s``,
+  ``scale_2_workers``: see bench/workers.py;
+- ``targets``: each target of issue 18, its threshold, the value, met (bench.targets).
 
 Modules: data (events, fast producer), ceiling, naive_faust, quix, workers, freshness,
-procs (subprocess helpers), summary, plots.
+replay_cli, procs (subprocess helpers), targets, summary, plots (``python -m bench.plots
+results.json DIR`` redraws the plots of a run).
 """

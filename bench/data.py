@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -21,6 +22,12 @@ from stream_app.generator import GeneratorConfig, generate_history, topic_role
 
 ROLES = TOPIC_ROLES  # every topic of the contract (the generator emits web events)
 PARTITIONS = 4
+#: the generator's web knobs for the bench dataset: customers' users browse the app's pages
+#: on every day they use the product (the default: one day in ten) and a visit views 3 pages
+#: (the middle of the 1.7-4 pages per session of the web analytics references), so that page
+#: views are the most frequent event type, as in a real product (about 30 %, web events about
+#: two thirds of all events); the shares of a run are in ``details.dataset.types``
+WEB_MIX: dict[str, float] = {"web_app_visits": 10.0, "web_pages_per_visit": 3.0}
 
 #: (topic role, key, value) of one message
 Record = tuple[str, bytes | None, bytes]
@@ -43,26 +50,49 @@ class Dataset:
     records: list[Record]
     jsonl: Path
     generate_s: float
+    #: events per type
+    types: Counter[str]
 
     @property
     def events(self) -> int:
         return len(self.records)
 
+    def describe(self) -> dict[str, Any]:
+        """Events, per topic and per type (count and share), for the JSON detail."""
+        n = self.events or 1
+        roles = Counter(r[0] for r in self.records)
+        return {
+            "events": self.events,
+            "web_mix": WEB_MIX,
+            "topics": {role: {"events": c, "share": c / n} for role, c in roles.most_common()},
+            "types": {t: {"events": c, "share": c / n} for t, c in self.types.most_common()},
+        }
+
 
 def make_dataset(accounts: int, tmp: Path, seed: int = 1, days: int = 30) -> Dataset:
-    """Generate the history of ``accounts`` accounts; encode it once, write it as JSONL."""
+    """Generate the history of ``accounts`` accounts with the :data:`WEB_MIX`; encode it
+    once, write it as JSONL."""
     started = time.monotonic()
     records: list[Record] = []
-    for event in generate_history(GeneratorConfig(seed=seed, accounts=accounts, days=days)):
+    types: Counter[str] = Counter()
+    cfg = GeneratorConfig(
+        seed=seed,
+        accounts=accounts,
+        days=days,
+        web_app_visits=WEB_MIX["web_app_visits"],
+        web_pages_per_visit=WEB_MIX["web_pages_per_visit"],
+    )
+    for event in generate_history(cfg):
         role = topic_role(event)
         value = event.get(TOPIC_BY_ROLE[role].key)  # account_id, or visitor_id for web events
         key = value.encode() if isinstance(value, str) else None
         records.append((role, key, orjson.dumps(event)))
+        types[str(event["type"])] += 1
     path = tmp / "events.jsonl"
     with path.open("wb") as out:
         for i in range(0, len(records), 10_000):
             out.write(b"".join(r[2] + b"\n" for r in records[i : i + 10_000]))
-    return Dataset(records, path, time.monotonic() - started)
+    return Dataset(records, path, time.monotonic() - started, types)
 
 
 def user_sessions(users: int, accounts: int, offset: int = 0) -> list[Record]:
@@ -84,6 +114,36 @@ def user_sessions(users: int, accounts: int, offset: int = 0) -> list[Record]:
     return out
 
 
+#: one visit: (event type, seconds after its start, extra fields), as bench.web_replay
+VISIT: tuple[tuple[str, int, dict[str, object]], ...] = (
+    ("page_viewed", 0, {"path": "/"}),
+    ("page_left", 20, {"path": "/", "engaged_ms": 12_000, "max_scroll_pct": 60}),
+    ("page_viewed", 40, {"path": "/pricing"}),
+    ("link_shown", 60, {"link": "hero_start_trial"}),
+    ("page_left", 80, {"path": "/pricing", "engaged_ms": 30_000, "max_scroll_pct": 95}),
+)
+
+
+def visitor_visits(visitors: int, offset: int = 0) -> list[Record]:
+    """One 5-event visit (:data:`VISIT`) per visitor: ``visitors`` distinct anonymous
+    visitors, visit starts spread over the last 29 days as :func:`user_sessions` does."""
+    now = datetime.now(UTC)
+    out: list[Record] = []
+    for i in range(offset, offset + visitors):
+        visitor = f"anon_bench{i:012x}"
+        start = now - timedelta(seconds=600 + (i * 7919) % (29 * 86_400))
+        for k, (kind, after, extra) in enumerate(VISIT):
+            event = {
+                "event_id": f"bench-v-{i}-{k}",
+                "type": kind,
+                "ts": (start + timedelta(seconds=after)).isoformat(timespec="milliseconds"),
+                "visitor_id": visitor,
+                **extra,
+            }
+            out.append(("web", visitor.encode(), orjson.dumps(event)))
+    return out
+
+
 def fresh_event(i: int, accounts: int = 500) -> Record:
     """A valid product event with ts = now (feature use of one of a few known users)."""
     account = f"fresh-acct-{i % accounts}"
@@ -98,9 +158,9 @@ def fresh_event(i: int, accounts: int = 500) -> Record:
     return "product", account.encode(), orjson.dumps(event)
 
 
-def new_producer(bootstrap: str) -> AIOKafkaProducer:
+def new_producer(bootstrap: str, linger_ms: int = 20) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=20, max_batch_size=1 << 20, acks=1
+        bootstrap_servers=bootstrap, linger_ms=linger_ms, max_batch_size=1 << 20, acks=1
     )
 
 

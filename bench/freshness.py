@@ -2,6 +2,7 @@
 worker; the delay from handing event i to the producer client until the worker shows it.
 
 Two views, polled from threads of this process while an asyncio producer runs:
+Fresh events go to the product topic in one batch per partition every ~2 ms.
 - ``/progress`` every 50 ms: event i counts as reflected at the first poll (time the
   answer arrived) whose ``handled`` grew by >= i since the start. Counts, not ids: with
   4 partitions events may be applied slightly out of order, so this is the delay of the
@@ -19,9 +20,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner
 
-from bench.data import fresh_event
+from bench.data import PARTITIONS, fresh_event, new_producer
 from bench.procs import WorkerProcess, progress, scrape_handled
 
 PROGRESS_POLL_S = 0.05
@@ -61,12 +62,15 @@ async def _produce_paced(
     bootstrap: str, topic: str, rate: float, seconds: float
 ) -> list[tuple[int, float]]:
     """Send fresh events at ``rate``/s for ``seconds``; returns (events sent so far, epoch
-    time the chunk was handed to the client) per chunk."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=1 << 20, acks=1
-    )
+    time the chunk was handed to the client) per chunk. Each chunk (the events due since
+    the previous one, every ~2 ms) goes out as one batch per partition (key -> partition as
+    ``send(key=...)`` would), so that the producer keeps up with half of a fast worker."""
+    producer = new_producer(bootstrap, linger_ms=5)
     await producer.start()
+    partitioner = DefaultPartitioner()
+    parts = list(range(PARTITIONS))
     marks: list[tuple[int, float]] = []
+    futures: list[asyncio.Future[Any]] = []
     sent = 0
     try:
         started = time.monotonic()
@@ -74,13 +78,23 @@ async def _produce_paced(
             due = int(elapsed * rate) + 1
             if due > sent:
                 now = time.time()
+                batches: dict[int, Any] = {}
                 for i in range(sent, due):
                     _, key, value = fresh_event(i)
-                    await producer.send(topic, value, key=key)  # enqueue; not awaiting acks
+                    partition = partitioner(key, parts, parts)
+                    batch = batches.get(partition)
+                    if batch is None:
+                        batch = batches[partition] = producer.create_batch()
+                    if batch.append(key=key, value=value, timestamp=None) is None:
+                        futures.append(await producer.send_batch(batch, topic, partition=partition))
+                        batch = batches[partition] = producer.create_batch()
+                        batch.append(key=key, value=value, timestamp=None)
+                for partition, batch in batches.items():
+                    futures.append(await producer.send_batch(batch, topic, partition=partition))
                 sent = due
                 marks.append((sent, now))
             await asyncio.sleep(0.002)  # pacing the producer
-        await producer.flush()
+        await asyncio.gather(*futures)
     finally:
         await producer.stop()
     return marks

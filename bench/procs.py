@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import resource
 import subprocess
 import sys
 import time
@@ -19,6 +21,7 @@ from tests.worker_proc import WorkerProcess, wait_for
 
 __all__ = [
     "WorkerProcess",
+    "cpu_seconds",
     "group_lag",
     "progress",
     "rss_mb",
@@ -49,6 +52,18 @@ def scrape_handled(worker: WorkerProcess, timeout: float = 30.0) -> float:
         if line.startswith(("cs_events_total", "cs_events_duplicate_total", "cs_events_rejected")):
             total += float(line.rpartition(" ")[2])
     return total
+
+
+def cpu_seconds(worker: WorkerProcess) -> float | None:
+    """User + system CPU seconds the worker's process has used so far (None once gone)."""
+    if worker.proc is None:
+        return None
+    try:
+        fields = Path(f"/proc/{worker.proc.pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return None
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def rss_mb(pid: int) -> float:
@@ -95,7 +110,7 @@ def wait_lag_zero(bootstrap: str, group: str, topics: Sequence[str], timeout: fl
 def run_json(cmd: Sequence[str], timeout: float, what: str, log: Path) -> dict[str, Any]:
     """Run a child that prints a JSON object as its last stdout line; return that object.
     Its stderr goes to ``log``."""
-    started = time.monotonic()
+    started, cpu0 = time.monotonic(), children_cpu_s()
     with log.open("wb") as err:
         try:
             res = subprocess.run(
@@ -111,4 +126,11 @@ def run_json(cmd: Sequence[str], timeout: float, what: str, log: Path) -> dict[s
     last = lines[-1]  # Faust may put terminal escapes before it
     out: dict[str, Any] = json.loads(last[last.index("{") :])
     out["wall_s"] = time.monotonic() - started
+    out["cpu_s"] = children_cpu_s() - cpu0  # the child and its threads and children
     return out
+
+
+def children_cpu_s() -> float:
+    """User + system CPU seconds of the waited-for children of this process so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime

@@ -8,8 +8,23 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.data import Record, make_topics, produce_records, topic_names, user_sessions
-from bench.procs import WorkerProcess, progress, rss_mb, wait_for, wait_lag_zero
+from bench.data import (
+    Record,
+    make_topics,
+    produce_records,
+    topic_names,
+    user_sessions,
+    visitor_visits,
+)
+from bench.procs import (
+    WorkerProcess,
+    cpu_seconds,
+    group_lag,
+    progress,
+    rss_mb,
+    wait_for,
+    wait_lag_zero,
+)
 from stream_app.settings import Settings
 
 POLL_S = 0.05
@@ -17,10 +32,13 @@ POLL_S = 0.05
 COMMIT_INTERVAL_S = str(Settings.model_fields["commit_interval_s"].default)
 
 
-def start_worker(bootstrap: str, prefix: str, tmp: Path, app_id: str) -> WorkerProcess:
+def start_worker(
+    bootstrap: str, prefix: str, tmp: Path, app_id: str, groups: str = "all"
+) -> WorkerProcess:
     """A worker reading the topics of ``prefix`` as consumer group ``app_id``: production
-    settings except a 6 s session timeout (tests/worker_proc.py), for quick group joins."""
-    env = {"CS_APP_ID": app_id, "CS_COMMIT_INTERVAL_S": COMMIT_INTERVAL_S}
+    settings (every KPI group unless ``groups`` says otherwise, state changelogged) except a
+    6 s session timeout (tests/worker_proc.py), for quick group joins."""
+    env = {"CS_APP_ID": app_id, "CS_COMMIT_INTERVAL_S": COMMIT_INTERVAL_S, "CS_GROUPS": groups}
     return WorkerProcess(bootstrap, prefix, tmp, env=env).start()
 
 
@@ -41,26 +59,47 @@ def wait_owned(
 
 
 def worker_throughput(
-    bootstrap: str, prefix: str, tmp: Path, events: int, timeout: float
+    bootstrap: str, prefix: str, tmp: Path, events: int, timeout: float, groups: str = "all"
 ) -> tuple[WorkerProcess, dict[str, Any]]:
-    """One worker over the ``events`` messages already on the topics of ``prefix``: events/s
-    from the start of its first batch to the end of its last. The worker is left running."""
+    """One worker (KPI ``groups``) over the ``events`` messages already on the topics of
+    ``prefix``: events/s from the start of its first batch to the end of its last. The worker
+    is left running.
+
+    Done when it has handled ``events`` messages, or (a worker that skips the topics its
+    groups do not read) when its group has committed every message and handled nothing for
+    3 s; then ``eps`` is ``events`` over the same time and ``skipped`` says how many it
+    never handled."""
     t0 = time.time()
-    worker = start_worker(bootstrap, prefix, tmp, f"{prefix}-worker-app")
+    app_id = f"{prefix}-worker-{groups.replace(',', '-')}-app"
+    worker = start_worker(bootstrap, prefix, tmp, app_id, groups)
+    topics = list(topic_names(prefix).values())
+    still = {"handled": -1, "since": time.monotonic()}
+
+    def done() -> dict[str, Any] | None:
+        q = progress(worker)
+        if q["handled"] >= events:
+            return q
+        if q["handled"] != still["handled"]:
+            still.update(handled=q["handled"], since=time.monotonic())
+        elif time.monotonic() - still["since"] > 3 and group_lag(bootstrap, app_id, topics) == 0:
+            return q
+        return None
+
     try:
         wait_for(lambda: progress(worker)["first_batch_at"], min(timeout, 180), "first batch")
-        p = wait_for(
-            lambda: (q := progress(worker))["handled"] >= events and q, timeout, "all events", 0.1
-        )
+        p = wait_for(done, timeout, "all events", 0.1)
     except BaseException:
         worker.stop(signal.SIGKILL)
         raise
     seconds = p["last_batch_at"] - p["first_batch_at"]
     return worker, {
-        "eps": p["handled"] / seconds,
+        "groups": groups,
+        "eps": max(p["handled"], events) / seconds,
         "seconds": seconds,
         "handled": p["handled"],
+        "skipped": max(0, events - p["handled"]),
         "start_to_first_batch_s": p["first_batch_at"] - t0,
+        "cpu_s": cpu_seconds(worker),
     }
 
 
@@ -102,34 +141,50 @@ def _produce(bootstrap: str, prefix: str, records: list[Record]) -> float:
 
 
 def memory_and_recovery(
-    bootstrap: str, prefix: str, tmp: Path, users: int, timeout: float, k_new: int = 1000
+    bootstrap: str, prefix: str, tmp: Path, keys: int, timeout: float, k_new: int = 1000
 ) -> dict[str, Any]:
-    """RSS growth of one worker for ``users`` active users, then kill -9 and restart it.
+    """RSS growth of a worker per active user and per web visitor, then recovery.
 
-    RSS: VmRSS once the worker owns its 4 partitions (idle, empty topics) and again after
-    it applied one session of each of ``users`` users (``users``/20 accounts).
-    Recovery: once the group has committed everything, SIGKILL the worker's process group,
-    start a new process with the same app id and immediately produce ``k_new`` sessions of
-    new users; recovery_s = restart -> the new process has applied all ``k_new`` (process
-    start, group join incl. eviction of the dead member after the session timeout,
-    changelog recovery of the state, then the new events)."""
-    app_id = f"{prefix}-app"
+    RSS, the same way for users and visitors: two fresh workers (all KPI groups, state
+    changelogged), each on its own empty topics, started together; VmRSS once each owns its
+    4 partitions (idle), then again once one has applied one ``session_started`` of each of
+    ``keys`` users (``keys``/20 accounts) and the other one 5-event visit of each of
+    ``keys`` visitors (:func:`bench.data.visitor_visits`), all within the last 29 days;
+    growth scaled to 100,000.
+    Recovery: once the group of the users' worker has committed everything, SIGKILL its
+    process group, start a new process with the same app id and immediately produce
+    ``k_new`` sessions of new users; recovery_s = restart -> the new process has applied all
+    ``k_new`` (process start, group join incl. eviction of the dead member after the session
+    timeout, changelog recovery of the state, then the new events)."""
+    app_id, web_prefix = f"{prefix}-app", f"{prefix}-web"
     asyncio.run(make_topics(bootstrap, prefix))
+    asyncio.run(make_topics(bootstrap, web_prefix))
     worker = start_worker(bootstrap, prefix, tmp, app_id)
-    assert worker.proc is not None
-    out: dict[str, Any] = {"users": users}
+    web_worker = start_worker(bootstrap, web_prefix, tmp, f"{web_prefix}-app")
+    assert worker.proc is not None and web_worker.proc is not None
+    out: dict[str, Any] = {"users": keys, "visitors": keys, "events_per_visitor": 5}
     try:
         wait_owned([worker], 180)  # the topics are empty: it is idle
+        wait_owned([web_worker], 180)
         out["rss_idle_mb"] = rss_mb(worker.proc.pid)
-        _produce(bootstrap, prefix, user_sessions(users, max(1, users // 20)))
-        wait_for(lambda: progress(worker)["handled"] >= users, timeout, "user sessions", 0.1)
+        out["visitors_rss_idle_mb"] = rss_mb(web_worker.proc.pid)
+        _produce(bootstrap, prefix, user_sessions(keys, max(1, keys // 20)))
+        _produce(bootstrap, web_prefix, visitor_visits(keys))
+        wait_for(lambda: progress(worker)["handled"] >= keys, timeout, "user sessions", 0.1)
         out["rss_loaded_mb"] = rss_mb(worker.proc.pid)
-        out["rss_mb_per_100k_users"] = (out["rss_loaded_mb"] - out["rss_idle_mb"]) * 100_000 / users
+        out["rss_mb_per_100k_users"] = (out["rss_loaded_mb"] - out["rss_idle_mb"]) * 100_000 / keys
+        wait_for(
+            lambda: progress(web_worker)["handled"] >= 5 * keys, timeout, "visitor visits", 0.1
+        )
+        out["visitors_rss_loaded_mb"] = rss_mb(web_worker.proc.pid)
+        grown = out["visitors_rss_loaded_mb"] - out["visitors_rss_idle_mb"]
+        out["rss_mb_per_100k_visitors"] = grown * 100_000 / keys
+        web_worker.stop()
         wait_lag_zero(bootstrap, app_id, list(topic_names(prefix).values()), 120)
         worker.stop(signal.SIGKILL)
         t_restart = time.time()
         worker.start()
-        _produce(bootstrap, prefix, user_sessions(k_new, 50, offset=users))
+        _produce(bootstrap, prefix, user_sessions(k_new, 50, offset=keys))
         marks: dict[str, float] = {}
 
         def recovered() -> bool:
@@ -146,4 +201,5 @@ def memory_and_recovery(
         out["recovery_new_events"] = k_new
     finally:
         worker.stop(signal.SIGKILL)
+        web_worker.stop(signal.SIGKILL)
     return out

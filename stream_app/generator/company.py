@@ -63,7 +63,12 @@ class Company:
         self._spike_len = max(1, int(cfg.churn_spike_hours * US_PER_HOUR))
         self._activity_stream = activity_stream
         self._activity_rngs: dict[int, Random] = {}
-        self._web = WebSite(derived_rng(cfg.seed, "web", activity_stream), cfg.accounts)
+        self._web = WebSite(
+            derived_rng(cfg.seed, "web", activity_stream),
+            cfg.accounts,
+            cfg.web_app_visits,
+            cfg.web_pages_per_visit,
+        )
         self._web_rngs: dict[int, Random] = {}
         self._commerce = Commerce(cfg)
         self._backoffice = Backoffice(cfg)

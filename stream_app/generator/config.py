@@ -59,6 +59,13 @@ class GeneratorConfig:
     invalid_ratio: float = 0.0
     #: share of web events delivered late: moved later in the stream, ``ts`` unchanged
     web_late_ratio: float = 0.0
+    #: in-app web visits relative to the default, where a customer's user browses the app's
+    #: pages on a tenth of the weekdays (3 % of weekend days) its product-use propensity
+    #: gives; 10 makes it every day it would use the product
+    web_app_visits: float = 1.0
+    #: mean page views per visit (marketing site and app alike, at most 12); ``None`` keeps
+    #: the default: 2.5 in the app, 2 on the marketing site
+    web_pages_per_visit: float | None = None
     features: tuple[str, ...] = FEATURES
     milestones: tuple[str, ...] = MILESTONES
 
@@ -80,6 +87,11 @@ class GeneratorConfig:
         for name in ("churn_spike_share", "duplicate_ratio", "invalid_ratio", "web_late_ratio"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be within [0, 1]")
+        if self.web_app_visits < 0:
+            problems.append("web_app_visits must be >= 0")
+        pages = self.web_pages_per_visit
+        if pages is not None and not 1.0 <= pages <= 12.0:
+            problems.append("web_pages_per_visit must be within [1, 12]")
         if not self.features or any(not 1 <= len(f) <= 64 for f in self.features):
             problems.append("features must be 1-64 character names (at least one)")
         if len(self.milestones) != 3 or any(not 1 <= len(m) <= 64 for m in self.milestones):

@@ -78,9 +78,19 @@ class WebSite:
     """Web events, one UTC day at a time: :meth:`begin_day`, then :meth:`app_day` for each
     account that is a customer that day, then :meth:`marketing_day`."""
 
-    def __init__(self, rng: Random, accounts: int) -> None:
+    def __init__(
+        self,
+        rng: Random,
+        accounts: int,
+        app_visits: float = 1.0,
+        pages_per_visit: float | None = None,
+    ) -> None:
         #: the marketing site's stream; ``rng`` is the stream in use (site or an account's)
         self.site_rng = self.rng = rng
+        self.app_visits = app_visits
+        #: chance of one more page view (app, marketing): a geometric number of pages
+        keep_on = 1.0 - 1.0 / pages_per_visit if pages_per_visit else None
+        self.keep_on = (0.6, 0.5) if keep_on is None else (keep_on, keep_on)
         self.visitors = max(1, round(accounts * VISITORS_PER_ACCOUNT))
         self.pool: list[str] = []
         #: events after the end of the day they were generated in: (ts_us, tz, event)
@@ -119,7 +129,8 @@ class WebSite:
         self.rng = rng
         for j in acct.members:
             user = acct.users[j]
-            if rng.random() >= user.propensity * (0.03 if weekend else 0.1):
+            chance = user.propensity * (0.03 if weekend else 0.1) * self.app_visits
+            if rng.random() >= chance:
                 continue
             start = work_time(rng, sink.day_start, acct.local_off_us)
             if start < user.joined_us + 3600 * US_PER_SEC:
@@ -181,7 +192,7 @@ class WebSite:
         rng = self.rng
         rand = rng.random
         pages = 1
-        keep_on = 0.6 if app else 0.5
+        keep_on = self.keep_on[0] if app else self.keep_on[1]
         while pages < 12 and rand() < keep_on:
             pages += 1
         table = self._app if app else self._marketing
