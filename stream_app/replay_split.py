@@ -10,7 +10,7 @@ core would list them (:func:`merge_in_order`).
 
 Reading the whole file in every process and skipping the other keys' lines (one
 ``orjson.loads`` each) cost less than a parent that parses every line and ships them to
-the children through pipes (measured: ``docs/kpis.md``, "Replay on several processes").
+the children through pipes (measured: README.md, "Replay on several processes").
 
 What one core decides from the whole stream, and a share cannot see:
 
