@@ -84,6 +84,14 @@ def test_a_split_replay_equals_one_core(
     assert split.lines == one.lines
 
 
+def test_a_split_replay_with_some_groups_and_another_timezone(dataset: Path) -> None:
+    settings = KpiSettings(timezone="America/New_York", groups="web,usage")
+    one = replay([dataset], settings)
+    split = replay_split([dataset], settings, processes=2)
+    assert split.processes == 2
+    assert split.exposition() == render([one.core], one.as_of)
+
+
 def test_every_share_holds_whole_partitions(dataset: Path) -> None:
     """Each key's events all land in one process, the one of its worker partition."""
     owners: dict[str, int] = {}
