@@ -122,6 +122,9 @@ class SplitResult:
     processes: int
     #: why it replayed on one process although asked for more (None: it did not)
     single_reason: str | None = None
+    #: CPU seconds each process spent reading its share (the slowest one bounds the
+    #: wall time on an idle machine with a core per process)
+    share_cpu: list[float] = field(default_factory=list)
 
     @property
     def events_per_second(self) -> float:
@@ -145,6 +148,7 @@ class _Share:
     blocks: list[tuple[float, float]]
     #: (file index, line number, rejection, raw line)
     rejects: list[tuple[int, int, Rejection, bytes]] = field(default_factory=list)
+    cpu: float = 0.0
 
 
 def _read_share(
@@ -249,9 +253,11 @@ def _child(
     """A share's process: read, report, then send the families as of the time the parent
     answers (None: the parent replays on one process instead)."""
     try:
+        started = time.process_time()
         core, share = _read_share(
             index, processes, partitions, files, settings, until, keep_rejects, progress
         )
+        share.cpu = time.process_time() - started
         conn.send(share)
         as_of = conn.recv()
         if as_of is not None:
@@ -358,6 +364,7 @@ def replay_split(
         duplicates=sum(s.duplicates for s in shares),
         rejected=_rejected_in_order(shares),
         processes=n,
+        share_cpu=[s.cpu for s in shares],
     )
 
 
