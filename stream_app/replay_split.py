@@ -1,16 +1,17 @@
 """``stream-app replay --processes N``: the replay split by key over processes.
 
-Each process reads every input file and keeps the lines of its own keys: the key field of
-each event's topic (``account_id``, ``visitor_id``, ``source``), placed on a partition as
-the worker's producers place it (murmur2 of the key over ``partitions``), partition ``p``
-held by process ``p % N``. So a process holds whole partitions, exactly as a worker does,
-and its exports add up with the others' (the core's families are additive across
-partitions by design). The parent only merges: counts, and families in the order one
-core would list them (:func:`merge_in_order`).
+Each event goes to a process by its key: the key field of its topic (``account_id``,
+``visitor_id``, ``source``), placed on a partition as the worker's producers place it
+(murmur2 of the key over ``partitions``), partition ``p`` held by process ``p % N``. So a
+process holds whole partitions, exactly as a worker does, and its exports add up with the
+others' (the core's families are additive across partitions by design). The parent
+reads each line once, finds its key (one ``orjson.loads``, what the core's parser does
+first) and sends the line, in chunks, to its process; then it merges: counts, and
+families in the order one core would list them (:func:`merge_in_order`).
 
-Reading the whole file in every process and skipping the other keys' lines (one
-``orjson.loads`` each) cost less than a parent that parses every line and ships them to
-the children through pipes (measured: README.md, "Replay on several processes").
+That dealing parent cost less than every process reading every file and skipping the
+other keys' lines (measured: README.md, "Replay on several processes"), and it reads a
+pipe once.
 
 What one core decides from the whole stream, and a share cannot see:
 
@@ -34,13 +35,14 @@ import heapq
 import multiprocessing
 import os
 import time
+from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from itertools import pairwise
-from multiprocessing.connection import Connection, wait
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +62,8 @@ from stream_app.replay_progress import Progress
 
 #: lines of one block of the lateness check (a few numbers per block and process)
 BLOCK_LINES = 4096
+#: lines of one message from the parent to a share
+CHUNK_LINES = 2048
 #: below this many input bytes ``--processes auto`` replays on one process: starting the
 #: others costs more than it saves
 AUTO_MIN_BYTES = 8 * 1024 * 1024
@@ -101,8 +105,8 @@ def is_splittable(paths: Sequence[Path]) -> bool:
 
 def auto_processes(paths: Sequence[Path], partitions: int) -> int:
     """``--processes auto``: one process per CPU this process may run on, at most one per
-    partition; one for small inputs and for inputs that can be read only once."""
-    if not is_splittable(paths) or sum(p.stat().st_size for p in paths) < AUTO_MIN_BYTES:
+    partition; one for regular files under :data:`AUTO_MIN_BYTES` in all."""
+    if is_splittable(paths) and sum(p.stat().st_size for p in paths) < AUTO_MIN_BYTES:
         return 1
     return max(1, min(len(os.sched_getaffinity(0)), partitions))
 
@@ -136,94 +140,71 @@ class SplitResult:
 
 @dataclass
 class _Share:
-    """One process's report after reading its share."""
+    """One process's report after applying its share."""
 
-    lines: int
     max_ts: float | None
     type_counts: dict[str, int]
     duplicates: int
     #: reason -> (count, first line number over all files)
     rejected: dict[str, tuple[int, int]]
-    #: per block: (clock at the block's end, oldest ts accepted in the block)
-    blocks: list[tuple[float, float]]
+    #: per block of lines it had lines in, in order: (block, its clock after its last
+    #: line of the block, the oldest ts it let through the lateness check in the block)
+    blocks: list[tuple[int, float, float]]
     #: (file index, line number, rejection, raw line)
     rejects: list[tuple[int, int, Rejection, bytes]] = field(default_factory=list)
     cpu: float = 0.0
 
 
-def _read_share(
-    index: int,
-    processes: int,
-    partitions: int,
-    files: Sequence[Path],
-    settings: KpiSettings,
-    until: float | None,
-    keep_rejects: bool,
-    progress: Any,
+#: one message to a share: (file index, its lines joined by newlines, their numbers over
+#: all files, their line numbers in the file), as array("q") bytes
+_Chunk = tuple[int, bytes, bytes, bytes]
+
+
+def _apply_share(
+    conn: Connection, settings: KpiSettings, until: float | None, keep_rejects: bool
 ) -> tuple[PartitionCore, _Share]:
-    """Apply the lines of the keys of share ``index`` to one core (every line counted)."""
+    """Apply the chunks the parent sends (until None) to one core."""
     core = PartitionCore(settings)
     ingest = core.ingest
-    owners: dict[str | None, int] = {None: 0}  # a line without a key: the first process
-    loads = orjson.loads
-    key_fields = TYPE_KEY
     rejected_outcome = Outcome.REJECTED
     first_seen: dict[str, int] = {}
-    blocks: list[tuple[float, float]] = []
+    blocks: list[tuple[int, float, float]] = []
     rejects: list[tuple[int, int, Rejection, bytes]] = []
     check_clock = until is None
+    block = -1
     oldest = _NO_TS
-    lines = 0
-    done = 0
-    for file_index, path in enumerate(files):
-        with path.open("rb") as fh:
-            for lineno, line in enumerate(fh, 1):
-                done += len(line)
-                raw = line.strip()
-                if not raw:
-                    continue
-                lines += 1
-                try:  # message_key(raw), inlined: every process reads every line
-                    d = loads(raw)
-                except ValueError:
-                    key = message_key(raw)
-                else:
-                    kind = d.get("type") if type(d) is dict else None
-                    key_field = key_fields.get(kind) if type(kind) is str else None
-                    key = d.get(key_field) if key_field is not None else None
-                    if type(key) is not str:
-                        key = None
-                owner = owners.get(key)
-                if owner is None and key is not None:
-                    owner = owners[key] = contract_partition(key, partitions) % processes
-                if owner == index:
-                    now = until if until is not None else core.max_ts
-                    outcome, detail = ingest(raw, now=now, until=until)
-                    if outcome is rejected_outcome:
-                        assert type(detail) is Rejection
-                        reason = detail.reason
-                        if reason not in first_seen:
-                            first_seen[reason] = lines
-                        if keep_rejects:
-                            rejects.append((file_index, lineno, detail, raw))
-                        if check_clock and reason != "too_late":
-                            parsed = core.parser.parse(raw)  # past the clock: a group refused it
-                            if type(parsed) is not Rejection:
-                                oldest = min(oldest, parsed[0].us / 1_000_000)  # type: ignore[index]
-                    elif check_clock:
-                        oldest = min(oldest, detail.us / 1_000_000)  # type: ignore[union-attr]
-                if check_clock and lines % BLOCK_LINES == 0:
-                    blocks.append((_ts(core), oldest))
-                    oldest = _NO_TS
-                if progress is not None and lines % PROGRESS_EVERY == 0:
-                    progress[0], progress[1] = done, lines
-    if check_clock:
-        blocks.append((_ts(core), oldest))
+    while True:
+        chunk: _Chunk | None = conn.recv()
+        if chunk is None:
+            break
+        file_index, payload, number_bytes, lineno_bytes = chunk
+        numbers, linenos = array("q"), array("q")
+        numbers.frombytes(number_bytes)
+        linenos.frombytes(lineno_bytes)
+        for raw, number, lineno in zip(payload.split(b"\n"), numbers, linenos, strict=True):
+            if check_clock and (number - 1) // BLOCK_LINES != block:
+                if block >= 0:
+                    blocks.append((block, _ts(core), oldest))
+                block, oldest = (number - 1) // BLOCK_LINES, _NO_TS
+            now = until if until is not None else core.max_ts
+            outcome, detail = ingest(raw, now=now, until=until)
+            if outcome is rejected_outcome:
+                assert type(detail) is Rejection
+                reason = detail.reason
+                if reason not in first_seen:
+                    first_seen[reason] = number
+                if keep_rejects:
+                    rejects.append((file_index, lineno, detail, raw))
+                if check_clock and reason != "too_late":
+                    parsed = core.parser.parse(raw)  # past the clock: a group refused it
+                    if type(parsed) is not Rejection:
+                        oldest = min(oldest, parsed[0].us / 1_000_000)  # type: ignore[index]
+            elif check_clock:
+                oldest = min(oldest, detail.us / 1_000_000)  # type: ignore[union-attr]
+    if block >= 0:
+        blocks.append((block, _ts(core), oldest))
     core.settle()
-    if progress is not None:
-        progress[0], progress[1] = done, lines
     share = _Share(
-        lines=lines,
         max_ts=core.max_ts,
         type_counts=dict(core.type_counts),
         duplicates=core.duplicates,
@@ -240,23 +221,13 @@ def _ts(core: PartitionCore) -> float:
 
 
 def _child(
-    conn: Connection,
-    index: int,
-    processes: int,
-    partitions: int,
-    files: Sequence[Path],
-    settings: KpiSettings,
-    until: float | None,
-    keep_rejects: bool,
-    progress: Any,
+    conn: Connection, index: int, settings: KpiSettings, until: float | None, keep: bool
 ) -> None:
-    """A share's process: read, report, then send the families as of the time the parent
-    answers (None: the parent replays on one process instead)."""
+    """A share's process: apply its lines, report, then send the families as of the time
+    the parent answers (None: the parent replays on one process instead)."""
     try:
         started = time.process_time()
-        core, share = _read_share(
-            index, processes, partitions, files, settings, until, keep_rejects, progress
-        )
+        core, share = _apply_share(conn, settings, until, keep)
         share.cpu = time.process_time() - started
         conn.send(share)
         as_of = conn.recv()
@@ -266,6 +237,81 @@ def _child(
         conn.send(RuntimeError(f"replay process {index}: {exc!r}"))
     finally:
         conn.close()
+
+
+class _Dealer:
+    """The parent's side: reads every line once, finds its key and sends it, in chunks,
+    to the process holding the key's partition."""
+
+    def __init__(self, conns: list[Connection], partitions: int) -> None:
+        self.conns = conns
+        self.partitions = partitions
+        n = len(conns)
+        self.owners: dict[str | None, int] = {None: 0}  # no key: the first process
+        self.lines: list[list[bytes]] = [[] for _ in range(n)]
+        self.numbers = [array("q") for _ in range(n)]
+        self.linenos = [array("q") for _ in range(n)]
+        self.file_index = 0
+
+    def deal(self, files: Sequence[Path], progress: Progress | None) -> int:
+        """Send every non-blank line of ``files``; returns how many there were."""
+        n = len(self.conns)
+        owners, partitions = self.owners, self.partitions
+        loads = orjson.loads
+        key_fields = TYPE_KEY
+        lines = 0
+        done = 0
+        for file_index, path in enumerate(files):
+            self.file_index = file_index
+            with path.open("rb") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    done += len(line)
+                    raw = line.strip()
+                    if not raw:
+                        continue
+                    lines += 1
+                    try:  # message_key(raw), inlined
+                        d = loads(raw)
+                    except ValueError:
+                        key = message_key(raw)
+                    else:
+                        kind = d.get("type") if type(d) is dict else None
+                        key_field = key_fields.get(kind) if type(kind) is str else None
+                        key = d.get(key_field) if key_field is not None else None
+                        if type(key) is not str:
+                            key = None
+                    owner = owners.get(key)
+                    if owner is None:
+                        owner = owners[key] = contract_partition(key, partitions) % n  # type: ignore[arg-type]
+                    bucket = self.lines[owner]
+                    bucket.append(raw)
+                    self.numbers[owner].append(lines)
+                    self.linenos[owner].append(lineno)
+                    if len(bucket) >= CHUNK_LINES:
+                        self._send(owner)
+                    if progress is not None and lines % PROGRESS_EVERY == 0:
+                        progress.update(done, lines)
+            for owner in range(n):  # a chunk holds the lines of one file
+                self._send(owner)
+        for conn in self.conns:
+            conn.send(None)
+        if progress is not None:
+            progress.update(done, lines)
+        return lines
+
+    def _send(self, owner: int) -> None:
+        if not self.lines[owner]:
+            return
+        chunk: _Chunk = (
+            self.file_index,
+            b"\n".join(self.lines[owner]),
+            self.numbers[owner].tobytes(),
+            self.linenos[owner].tobytes(),
+        )
+        self.conns[owner].send(chunk)
+        self.lines[owner] = []
+        self.numbers[owner] = array("q")
+        self.linenos[owner] = array("q")
 
 
 def replay_split(
@@ -282,37 +328,29 @@ def replay_split(
     partitions ``p`` with ``p % processes`` its index (``partitions``: the topics'
     partition count, ``CS_PARTITIONS``); the same families and counts as one core.
 
-    More processes than partitions are not used (a share would be empty); inputs that
-    cannot be read twice (pipes) are replayed on one process."""
+    More processes than partitions are not used (a share would be empty). An input that
+    can be read only once (a pipe) is split only with ``as_of`` (without it, the
+    lateness check may need a second reading on one process)."""
     settings = settings or KpiSettings()
     files = [Path(p) for p in paths]
     n = max(1, min(processes, partitions))
-    if n == 1 or not is_splittable(files):
-        why = None if processes <= 1 else "the input cannot be read twice"
-        if processes > 1 and n == 1:
-            why = "one partition"
+    if processes > 1 and n == 1:
+        return _single(files, settings, as_of, progress, rejects, "one partition")
+    if n == 1:
+        return _single(files, settings, as_of, progress, rejects, None)
+    if as_of is None and not is_splittable(files):
+        why = "the input can be read only once: give --as-of to split it"
         return _single(files, settings, as_of, progress, rejects, why)
     until = as_of.timestamp() if as_of is not None else None
     started = time.monotonic()
     ctx = multiprocessing.get_context("fork")
-    shared = [ctx.Array("q", 2, lock=False) for _ in range(n)]
     conns: list[Connection] = []
     procs = []
     for index in range(n):
         parent_end, child_end = ctx.Pipe()
         proc = ctx.Process(
             target=_child,
-            args=(
-                child_end,
-                index,
-                n,
-                partitions,
-                files,
-                settings,
-                until,
-                rejects is not None,
-                shared[index] if progress is not None else None,
-            ),
+            args=(child_end, index, settings, until, rejects is not None),
             daemon=True,
         )
         proc.start()
@@ -320,21 +358,15 @@ def replay_split(
         conns.append(parent_end)
         procs.append(proc)
     try:
-        shares = _gather(conns, shared, progress)
+        lines = _Dealer(conns, partitions).deal(files, progress)
+        shares: list[_Share] = [_receive(conn) for conn in conns]
         seconds = time.monotonic() - started
-        late = _clock_disagrees(shares, settings) if until is None else False
-        if late:
+        if until is None and _clock_disagrees(shares, settings):
             for conn in conns:
                 conn.send(None)
             _join(procs)
-            return _single(
-                files,
-                settings,
-                as_of,
-                None,
-                rejects,
-                "an event may be too late for the whole stream's clock (give --as-of)",
-            )
+            why = "an event may be too late on the whole stream's clock (give --as-of)"
+            return _single(files, settings, as_of, None, rejects, why)
         if as_of is None:
             latest = [s.max_ts for s in shares if s.max_ts is not None]
             as_of = datetime.fromtimestamp(max(latest) if latest else time.time(), tz=UTC)
@@ -358,7 +390,7 @@ def replay_split(
     return SplitResult(
         families=families,
         as_of=as_of,
-        lines=shares[0].lines,
+        lines=lines,
         seconds=seconds,
         accepted=sum(type_counts.values()),
         duplicates=sum(s.duplicates for s in shares),
@@ -398,21 +430,6 @@ def single_result(result: ReplayResult, why: str | None = None) -> SplitResult:
     )
 
 
-def _gather(conns: list[Connection], shared: list[Any], progress: Progress | None) -> list[_Share]:
-    """Every share's report, in process order (progress: the slowest process's)."""
-    got: dict[int, _Share] = {}
-    pending = {id(c): i for i, c in enumerate(conns)}
-    while pending:
-        ready = wait([conns[i] for i in pending.values()], timeout=0.25)
-        for conn in ready:
-            index = pending.pop(id(conn))
-            got[index] = _receive(conn)  # type: ignore[arg-type]
-        if progress is not None:
-            slowest = min(shared, key=lambda a: a[1])
-            progress.update(slowest[0], slowest[1])
-    return [got[i] for i in range(len(conns))]
-
-
 def _receive(conn: Connection) -> Any:
     try:
         message = conn.recv()
@@ -432,15 +449,22 @@ def _join(procs: list[Any]) -> None:
 
 
 def _clock_disagrees(shares: list[_Share], settings: KpiSettings) -> bool:
-    """Whether an event a share accepted may be ``too_late`` on the whole stream's clock:
-    its ts below the highest clock of any share at the end of its block, minus the
-    lateness limit."""
+    """Whether an event a share let through may be ``too_late`` on the whole stream's
+    clock: its ts below the highest clock of any share at the end of its block (a
+    share's clock there: after its last line up to that block), minus the limit."""
     limit = settings.max_lateness_days * 86400.0
-    for b in range(len(shares[0].blocks)):
-        clock = max(s.blocks[b][0] for s in shares)
-        if clock == _NONE_TS:
-            continue
-        if any(s.blocks[b][1] < clock - limit for s in shares):
+    touched = sorted({b for s in shares for b, _, _ in s.blocks})
+    at = [0] * len(shares)
+    clocks = [_NONE_TS] * len(shares)
+    for block in touched:
+        oldest = _NO_TS
+        for i, s in enumerate(shares):
+            while at[i] < len(s.blocks) and s.blocks[at[i]][0] <= block:
+                if s.blocks[at[i]][0] == block:
+                    oldest = min(oldest, s.blocks[at[i]][2])
+                clocks[i] = s.blocks[at[i]][1]
+                at[i] += 1
+        if oldest < max(clocks) - limit:
             return True
     return False
 

@@ -25,6 +25,7 @@ from stream_app.kpi.families import Family
 from stream_app.kpi.settings import KpiSettings
 from stream_app.replay import RejectsWriter, replay
 from stream_app.replay_split import (
+    SplitResult,
     auto_processes,
     contract_partition,
     merge_in_order,
@@ -153,17 +154,30 @@ def test_a_share_that_would_miss_a_too_late_event_falls_back_to_one_core(
     assert fixed.exposition() == render([replay([path], as_of=as_of).core], as_of)
 
 
-def test_a_pipe_is_replayed_on_one_process(tmp_path: Path) -> None:
-    source = _too_late_file(tmp_path / "events.jsonl")
+def _through_fifo(tmp_path: Path, source: Path, **kwargs: Any) -> SplitResult:
     fifo = tmp_path / "fifo"
     os.mkfifo(fifo)
     writer = threading.Thread(target=lambda: fifo.write_bytes(source.read_bytes()))
     writer.start()
-    split = replay_split([fifo], processes=2)
-    writer.join()
-    assert split.processes == 1 and split.single_reason == "the input cannot be read twice"
-    assert split.exposition() == render([replay([source]).core], split.as_of)
-    assert auto_processes([fifo], 4) == 1
+    try:
+        return replay_split([fifo], **kwargs)
+    finally:
+        writer.join()
+
+
+def test_a_pipe_is_split_with_as_of_and_replayed_on_one_process_without(
+    dataset: Path, tmp_path: Path
+) -> None:
+    as_of = END - timedelta(days=1)
+    split = _through_fifo(tmp_path, dataset, as_of=as_of, processes=2)
+    assert split.processes == 2
+    assert split.exposition() == render([replay([dataset], as_of=as_of).core], as_of)
+    (tmp_path / "fifo").unlink()
+    one = _through_fifo(tmp_path, dataset, processes=2)
+    assert one.processes == 1 and one.single_reason is not None
+    assert "--as-of" in one.single_reason
+    assert one.exposition() == render([replay([dataset]).core], one.as_of)
+    assert auto_processes([tmp_path / "fifo"], 4) == min(len(os.sched_getaffinity(0)), 4)
 
 
 def test_auto_is_one_process_for_a_small_file(tmp_path: Path) -> None:

@@ -33,7 +33,7 @@ def add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         default="auto",
         help="processes to split the events over by key (as partitions over workers; the "
         "output is the same): a number, or auto = one per CPU up to CS_PARTITIONS, one for "
-        "inputs under 8 MiB or read from a pipe",
+        "files under 8 MiB",
     )
     rep.add_argument(
         "--openmetrics", help="write the exposition as of every --step to this OpenMetrics file"
@@ -111,7 +111,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     write_output(result.exposition(), args.out)
     if not args.quiet:
         print(summary_line(result), file=sys.stderr)
-        if result.single_reason is not None:
+        if result.single_reason is not None and args.processes != "auto":
             print(f"replay: on one process: {result.single_reason}", file=sys.stderr)
         if rejects is not None:
             print(
