@@ -129,6 +129,8 @@ class SplitResult:
     #: CPU seconds each process spent reading its share (the slowest one bounds the
     #: wall time on an idle machine with a core per process)
     share_cpu: list[float] = field(default_factory=list)
+    #: CPU seconds the parent spent reading the lines and dealing them out
+    deal_cpu: float = 0.0
 
     @property
     def events_per_second(self) -> float:
@@ -358,7 +360,9 @@ def replay_split(
         conns.append(parent_end)
         procs.append(proc)
     try:
+        dealing = time.process_time()
         lines = _Dealer(conns, partitions).deal(files, progress)
+        deal_cpu = time.process_time() - dealing
         shares: list[_Share] = [_receive(conn) for conn in conns]
         seconds = time.monotonic() - started
         if until is None and _clock_disagrees(shares, settings):
@@ -397,6 +401,7 @@ def replay_split(
         rejected=_rejected_in_order(shares),
         processes=n,
         share_cpu=[s.cpu for s in shares],
+        deal_cpu=deal_cpu,
     )
 
 
