@@ -38,6 +38,7 @@ import time
 from array import array
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
@@ -235,8 +236,11 @@ def _child(
         as_of = conn.recv()
         if as_of is not None:
             conn.send(core.families(as_of))
-    except BaseException as exc:  # the parent says it in one line
-        conn.send(RuntimeError(f"replay process {index}: {exc!r}"))
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent says it
+        pass
+    except BaseException as exc:  # the parent raises it
+        with suppress(OSError):  # the parent is gone (interrupted): nobody to tell
+            conn.send(RuntimeError(f"replay process {index}: {exc!r}"))
     finally:
         conn.close()
 
