@@ -80,7 +80,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
     if args.openmetrics or args.step or args.start or args.end:
         if args.processes not in ("auto", 1):
             raise UsageError(
-                "replay: --processes splits the plain exposition; --step, --from, --to and "
+                "--processes splits the plain exposition; --step, --from, --to and "
                 "--openmetrics replay on one process (leave --processes out)"
             )
         return cmd_replay_steps(args)
@@ -133,7 +133,7 @@ def _partitions() -> int:
     except ValueError:
         value = 0
     if value < 1:
-        raise UsageError(f"replay: CS_PARTITIONS={text!r}: write a whole number from 1")
+        raise UsageError(f"CS_PARTITIONS={text!r}: write a whole number from 1")
     return value
 
 
