@@ -288,6 +288,7 @@ def test_replay_processes_mistakes_are_one_line(
     assert _run(["replay", *argv, str(small)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("stream-app") and expected in err[0], err
+    assert "replay: replay:" not in err[0]
 
 
 def test_a_bad_partition_count_is_one_line(
