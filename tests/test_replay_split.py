@@ -6,7 +6,9 @@ merge in one core's order; command-line mistakes are one line and exit code 2.""
 from __future__ import annotations
 
 import os
+import random
 import re
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -15,6 +17,9 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from stream_app.cli import main
 from stream_app.commands.replay import summary_line
@@ -34,6 +39,7 @@ from stream_app.replay_split import (
 )
 from stream_app.worker.routing import contract_partition as worker_partition
 from tests.helpers import ev
+from tests.test_properties import AS_OF, valid_event
 
 END = datetime(2026, 11, 28, tzinfo=UTC)
 
@@ -320,3 +326,50 @@ def test_cli_split_writes_the_one_process_output(
 def _no_partition_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.delenv("CS_PARTITIONS", raising=False)
     yield
+
+
+# -- any events, any order, duplicates and junk: the split equals one core ------------
+def _keys_per_process(processes: int, per: int) -> list[str]:
+    """``per`` account ids held by each of ``processes`` processes (4 partitions)."""
+    found: dict[int, list[str]] = {i: [] for i in range(processes)}
+    i = 0
+    while any(len(v) < per for v in found.values()):
+        key = f"acct{i}"
+        held = found[contract_partition(key, 4) % processes]
+        if len(held) < per:
+            held.append(key)
+        i += 1
+    return [k for v in found.values() for k in v]
+
+
+SPREAD_KEYS = _keys_per_process(2, 2)
+JUNK = [b"{", b"[1]", b'{"type":"session_started"}', b'{"type":"nope","account_id":"x"}']
+
+
+@hypothesis_settings(max_examples=25, deadline=None)
+@given(
+    events=st.lists(valid_event(), min_size=1, max_size=40),
+    rnd=st.randoms(use_true_random=False),
+    lateness=st.sampled_from([90, 1]),
+    with_as_of=st.booleans(),
+)
+def test_any_stream_split_equals_one_core(
+    events: list[dict[str, Any]], rnd: random.Random, lateness: int, with_as_of: bool
+) -> None:
+    """Duplicates anywhere, junk lines, any arrival order, a lateness limit short enough
+    to reject (and to make the shares' clocks disagree): the split equals one core."""
+    lines = [
+        orjson.dumps({**e, "event_id": f"e{i}", "account_id": rnd.choice(SPREAD_KEYS)})
+        for i, e in enumerate(events)
+    ]
+    lines += rnd.sample(lines, k=min(len(lines), 5)) + JUNK
+    rnd.shuffle(lines)
+    settings = KpiSettings(max_lateness_days=lateness)
+    as_of = AS_OF if with_as_of else None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "events.jsonl"
+        path.write_bytes(b"\n".join(lines) + b"\n")
+        one = replay([path], settings, as_of)
+        split = replay_split([path], settings, as_of, processes=2)
+    assert split.exposition() == render([one.core], one.as_of)
+    assert _counts(summary_line(split)) == _counts(summary_line(one))
