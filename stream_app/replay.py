@@ -115,7 +115,11 @@ def replay(
 
 
 def write_exposition(result: ReplayResult, out: Path | str | None) -> None:
-    body = render([result.core], result.as_of)
+    write_output(render([result.core], result.as_of), out)
+
+
+def write_output(body: bytes, out: Path | str | None) -> None:
+    """``body`` to stdout (``out`` None or ``-``) or to the file ``out`` (atomically)."""
     if out is None or str(out) == "-":
         sys.stdout.buffer.write(body)
         sys.stdout.flush()
@@ -137,6 +141,7 @@ __all__ = [
     "replay_steps",
     "step_times",
     "write_exposition",
+    "write_output",
 ]
 
 

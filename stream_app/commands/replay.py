@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
-from stream_app.commands.errors import input_file, output_file, rfc3339
+from stream_app.commands.errors import UsageError, input_file, output_file, rfc3339
 from stream_app.commands.flags import add_flags, overrides
 from stream_app.commands.history import add_step_flags, cmd_replay_steps
 
@@ -27,6 +28,14 @@ def add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     )
     rep.add_argument("--quiet", action="store_true", help="no progress or summary on stderr")
     rep.add_argument(
+        "--processes",
+        type=processes_arg,
+        default="auto",
+        help="processes to split the events over by key (as partitions over workers; the "
+        "output is the same): a number, or auto = one per CPU up to CS_PARTITIONS, one for "
+        "files under 8 MiB",
+    )
+    rep.add_argument(
         "--openmetrics", help="write the exposition as of every --step to this OpenMetrics file"
     )
     add_step_flags(rep, default_step=None)
@@ -34,19 +43,34 @@ def add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     rep.set_defaults(func=cmd_replay)
 
 
+def processes_arg(text: str) -> int | str:
+    """``--processes``: ``auto`` or a whole number from 1."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: write auto or a whole number from 1")
+    return value
+
+
 def summary_line(result: object) -> str:
     """The one-line summary of a replay, rejects broken down by reason."""
     from stream_app.replay import ReplayResult
+    from stream_app.replay_split import SplitResult, single_result
 
-    assert isinstance(result, ReplayResult)
-    core = result.core
-    rejected = sum(core.rejected.values())
-    reasons = ", ".join(f"{reason} {n:,}" for reason, n in core.rejected.most_common() if n)
+    if isinstance(result, ReplayResult):
+        result = single_result(result)
+    assert isinstance(result, SplitResult)
+    rejected = sum(result.rejected.values())
+    reasons = ", ".join(f"{reason} {n:,}" for reason, n in result.rejected.most_common() if n)
     return (
         f"replay: {result.lines:,} lines in {result.seconds:.2f}s "
         f"({result.events_per_second:,.0f} events/s); "
-        f"accepted {sum(core.type_counts.values()):,}, "
-        f"duplicates {core.duplicates:,}, rejected {rejected:,}"
+        f"accepted {result.accepted:,}, "
+        f"duplicates {result.duplicates:,}, rejected {rejected:,}"
         + (f" ({reasons})" if reasons else "")
         + f"; as of {result.as_of.isoformat()}"
     )
@@ -54,28 +78,65 @@ def summary_line(result: object) -> str:
 
 def cmd_replay(args: argparse.Namespace) -> int:
     if args.openmetrics or args.step or args.start or args.end:
+        if args.processes not in ("auto", 1):
+            raise UsageError(
+                "--processes splits the plain exposition; --step, --from, --to and "
+                "--openmetrics replay on one process (leave --processes out)"
+            )
         return cmd_replay_steps(args)
     from stream_app.kpi.settings import KpiSettings
-    from stream_app.replay import RejectsWriter, replay, write_exposition
+    from stream_app.replay import RejectsWriter, write_output
     from stream_app.replay_progress import progress_for
+    from stream_app.replay_split import auto_processes, replay_split
 
     settings = KpiSettings(**overrides(args, ["timezone", "groups"]))
     files: list[Path] = args.files
-    progress = (
-        None if args.quiet else progress_for(sys.stderr, sum(p.stat().st_size for p in files))
-    )
+    partitions = _partitions()
+    processes = auto_processes(files, partitions) if args.processes == "auto" else args.processes
+    progress = None if args.quiet else progress_for(sys.stderr, _size(files))
     rejects = RejectsWriter(args.rejects_out) if args.rejects_out else None
     try:
-        result = replay(files, settings, args.as_of, progress, rejects)
+        result = replay_split(
+            files,
+            settings,
+            args.as_of,
+            processes=processes,
+            partitions=partitions,
+            progress=progress,
+            rejects=rejects,
+        )
     finally:
         if rejects is not None:
             rejects.close()
-    write_exposition(result, args.out)
+    write_output(result.exposition(), args.out)
     if not args.quiet:
         print(summary_line(result), file=sys.stderr)
+        if result.single_reason is not None and args.processes != "auto":
+            print(f"replay: on one process: {result.single_reason}", file=sys.stderr)
         if rejects is not None:
             print(
                 f"replay: {rejects.count:,} rejected lines written to {rejects.path}",
                 file=sys.stderr,
             )
     return 0
+
+
+def _partitions() -> int:
+    """``CS_PARTITIONS``: the partition count of the topics (how keys are split)."""
+    from stream_app.settings import Settings
+
+    text = os.environ.get("CS_PARTITIONS")
+    if text is None:
+        return int(Settings.model_fields["partitions"].default)
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise UsageError(f"CS_PARTITIONS={text!r}: write a whole number from 1")
+    return value
+
+
+def _size(files: list[Path]) -> int:
+    """Input bytes (0 for a pipe)."""
+    return sum(p.stat().st_size for p in files if p.is_file())

@@ -1,0 +1,588 @@
+"""``stream-app replay --processes N``: the replay split by key over processes.
+
+Each event goes to a process by its key: the key field of its topic (``account_id``,
+``visitor_id``, ``source``), placed on a partition as the worker's producers place it
+(murmur2 of the key over ``partitions``), partition ``p`` held by process ``p % N``. So a
+process holds whole partitions, exactly as a worker does, and its exports add up with the
+others' (the core's families are additive across partitions by design). The parent
+reads each line once, finds its key (one ``orjson.loads``, what the core's parser does
+first) and sends the line, in chunks, to its process; then it merges: counts, and
+families in the order one core would list them (:func:`merge_in_order`).
+
+That dealing parent cost less than every process reading every file and skipping the
+other keys' lines (measured: README.md, "Replay on several processes"), and it reads a
+pipe once.
+
+What one core decides from the whole stream, and a share cannot see:
+
+- the lateness clock without ``--as-of``: the latest applied event time so far, over
+  *every* key. A share's clock is never ahead of the whole replay's, so a share rejects
+  as ``too_late`` only what the whole replay rejects too; what a share accepts the whole
+  replay could still reject. Each process reports, per block of lines, its clock at the
+  block's end and the oldest event it let through in the block; the parent checks every
+  accepted event against the highest clock of the block, and when one could have been
+  too late replays on one process instead (the outcome is then certainly the same).
+- "as of" without ``--as-of``: the latest event time of all shares (the parent asks the
+  shares for their families once it knows it).
+- the order of the summary's reasons (ties of ``Counter.most_common`` keep first-seen
+  order): each share reports the first line of each reason.
+- ``--rejects-out``: the rejected lines of all shares, merged in file and line order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import multiprocessing
+import os
+import time
+from array import array
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from functools import partial
+from itertools import pairwise
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+import orjson
+from aiokafka.partitioner import murmur2
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics_core import Metric
+from prometheus_client.registry import Collector
+
+from stream_app.contract import TYPE_KEY, Rejection, parse_event
+from stream_app.exposition import to_metric
+from stream_app.kpi.core import Outcome, PartitionCore
+from stream_app.kpi.families import Family, Labels
+from stream_app.kpi.settings import KpiSettings
+from stream_app.replay import PROGRESS_EVERY, RejectsWriter, ReplayResult, replay
+from stream_app.replay_progress import Progress
+
+#: lines of one block of the lateness check (a few numbers per block and process)
+BLOCK_LINES = 4096
+#: lines of one message from the parent to a share
+CHUNK_LINES = 2048
+#: below this many input bytes ``--processes auto`` replays on one process: starting the
+#: others costs more than it saves
+AUTO_MIN_BYTES = 8 * 1024 * 1024
+_NONE_TS = float("-inf")
+_NO_TS = float("inf")
+
+
+def contract_partition(key: str, partitions: int) -> int:
+    """The partition of ``key`` among ``partitions``: murmur2 as Java's and aiokafka's
+    default partitioners (and the worker's routing) compute it."""
+    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
+
+
+def message_key(raw: bytes) -> str | None:
+    """The value of the key field of ``raw``'s topic (None when there is none to read:
+    the line is invalid, and any process may reject it). Reads the JSON as the core's
+    parser reads it (orjson; pydantic's JSON for what orjson refuses), so a valid event
+    always goes to the process of its key."""
+    try:
+        d = orjson.loads(raw)
+    except ValueError:
+        model = parse_event(raw)
+        if isinstance(model, Rejection):
+            return None
+        d = {"type": model.type, **model.model_dump()}
+    if type(d) is not dict:
+        return None
+    kind = d.get("type")
+    field_ = TYPE_KEY.get(kind) if type(kind) is str else None
+    key = d.get(field_) if field_ is not None else None
+    return key if type(key) is str else None
+
+
+def is_splittable(paths: Sequence[Path]) -> bool:
+    """Whether every input can be read by several processes (regular files; a pipe or
+    ``/dev/stdin`` can be read once)."""
+    return all(p.is_file() for p in paths)
+
+
+def auto_processes(paths: Sequence[Path], partitions: int) -> int:
+    """``--processes auto``: one process per CPU this process may run on, at most one per
+    partition; one for regular files under :data:`AUTO_MIN_BYTES` in all."""
+    if is_splittable(paths) and sum(p.stat().st_size for p in paths) < AUTO_MIN_BYTES:
+        return 1
+    return max(1, min(len(os.sched_getaffinity(0)), partitions))
+
+
+@dataclass
+class SplitResult:
+    """What a split replay reports: the merged families (as one core lists them) and the
+    counts of the summary line; ``processes`` is 1 when it replayed on one process."""
+
+    families: list[Family]
+    as_of: datetime
+    lines: int
+    seconds: float
+    accepted: int
+    duplicates: int
+    rejected: Counter[str]
+    processes: int
+    #: why it replayed on one process although asked for more (None: it did not)
+    single_reason: str | None = None
+    #: CPU seconds each process spent reading its share (the slowest one bounds the
+    #: wall time on an idle machine with a core per process)
+    share_cpu: list[float] = field(default_factory=list)
+    #: CPU seconds the parent spent reading the lines and dealing them out
+    deal_cpu: float = 0.0
+
+    @property
+    def events_per_second(self) -> float:
+        return self.lines / self.seconds if self.seconds > 0 else float("inf")
+
+    def exposition(self) -> bytes:
+        return render_families(self.families)
+
+
+@dataclass
+class _Share:
+    """One process's report after applying its share."""
+
+    max_ts: float | None
+    type_counts: dict[str, int]
+    duplicates: int
+    #: reason -> (count, first line number over all files)
+    rejected: dict[str, tuple[int, int]]
+    #: per block of lines it had lines in, in order: (block, its clock after its last
+    #: line of the block, the oldest ts it let through the lateness check in the block)
+    blocks: list[tuple[int, float, float]]
+    #: (file index, line number, rejection, raw line)
+    rejects: list[tuple[int, int, Rejection, bytes]] = field(default_factory=list)
+    cpu: float = 0.0
+
+
+#: one message to a share: (file index, its lines joined by newlines, their numbers over
+#: all files, their line numbers in the file), as array("q") bytes
+_Chunk = tuple[int, bytes, bytes, bytes]
+
+
+def _apply_share(
+    conn: Connection, settings: KpiSettings, until: float | None, keep_rejects: bool
+) -> tuple[PartitionCore, _Share]:
+    """Apply the chunks the parent sends (until None) to one core."""
+    core = PartitionCore(settings)
+    ingest = core.ingest
+    rejected_outcome = Outcome.REJECTED
+    first_seen: dict[str, int] = {}
+    blocks: list[tuple[int, float, float]] = []
+    rejects: list[tuple[int, int, Rejection, bytes]] = []
+    check_clock = until is None
+    block = -1
+    oldest = _NO_TS
+    while True:
+        chunk: _Chunk | None = conn.recv()
+        if chunk is None:
+            break
+        file_index, payload, number_bytes, lineno_bytes = chunk
+        numbers, linenos = array("q"), array("q")
+        numbers.frombytes(number_bytes)
+        linenos.frombytes(lineno_bytes)
+        for raw, number, lineno in zip(payload.split(b"\n"), numbers, linenos, strict=True):
+            if check_clock and (number - 1) // BLOCK_LINES != block:
+                if block >= 0:
+                    blocks.append((block, _ts(core), oldest))
+                block, oldest = (number - 1) // BLOCK_LINES, _NO_TS
+            now = until if until is not None else core.max_ts
+            outcome, detail = ingest(raw, now=now, until=until)
+            if outcome is rejected_outcome:
+                assert type(detail) is Rejection
+                reason = detail.reason
+                if reason not in first_seen:
+                    first_seen[reason] = number
+                if keep_rejects:
+                    rejects.append((file_index, lineno, detail, raw))
+                if check_clock and reason != "too_late":
+                    parsed = core.parser.parse(raw)  # past the clock: a group refused it
+                    if type(parsed) is not Rejection:
+                        oldest = min(oldest, parsed[0].us / 1_000_000)  # type: ignore[index]
+            elif check_clock:
+                oldest = min(oldest, detail.us / 1_000_000)  # type: ignore[union-attr]
+    if block >= 0:
+        blocks.append((block, _ts(core), oldest))
+    core.settle()
+    share = _Share(
+        max_ts=core.max_ts,
+        type_counts=dict(core.type_counts),
+        duplicates=core.duplicates,
+        rejected={r: (n, first_seen.get(r, 0)) for r, n in core.rejected.items() if n},
+        blocks=blocks,
+        rejects=rejects,
+    )
+    return core, share
+
+
+def _ts(core: PartitionCore) -> float:
+    ts = core.max_ts
+    return _NONE_TS if ts is None else ts
+
+
+def _child(
+    conn: Connection, index: int, settings: KpiSettings, until: float | None, keep: bool
+) -> None:
+    """A share's process: apply its lines, report, then send the families as of the time
+    the parent answers (None: the parent replays on one process instead)."""
+    try:
+        started = time.process_time()
+        core, share = _apply_share(conn, settings, until, keep)
+        share.cpu = time.process_time() - started
+        conn.send(share)
+        as_of = conn.recv()
+        if as_of is not None:
+            conn.send(core.families(as_of))
+    except KeyboardInterrupt:  # Ctrl-C reaches the whole process group: the parent says it
+        pass
+    except BaseException as exc:  # the parent raises it
+        with suppress(OSError):  # the parent is gone (interrupted): nobody to tell
+            conn.send(RuntimeError(f"replay process {index}: {exc!r}"))
+    finally:
+        conn.close()
+
+
+class _Dealer:
+    """The parent's side: reads every line once, finds its key and sends it, in chunks,
+    to the process holding the key's partition."""
+
+    def __init__(self, conns: list[Connection], partitions: int) -> None:
+        self.conns = conns
+        self.partitions = partitions
+        n = len(conns)
+        self.owners: dict[str | None, int] = {None: 0}  # no key: the first process
+        self.lines: list[list[bytes]] = [[] for _ in range(n)]
+        self.numbers = [array("q") for _ in range(n)]
+        self.linenos = [array("q") for _ in range(n)]
+        self.file_index = 0
+
+    def deal(self, files: Sequence[Path], progress: Progress | None) -> int:
+        """Send every non-blank line of ``files``; returns how many there were."""
+        n = len(self.conns)
+        owners, partitions = self.owners, self.partitions
+        loads = orjson.loads
+        key_fields = TYPE_KEY
+        lines = 0
+        done = 0
+        for file_index, path in enumerate(files):
+            self.file_index = file_index
+            with path.open("rb") as fh:
+                for lineno, line in enumerate(fh, 1):
+                    done += len(line)
+                    raw = line.strip()
+                    if not raw:
+                        continue
+                    lines += 1
+                    try:  # message_key(raw), inlined
+                        d = loads(raw)
+                    except ValueError:
+                        key = message_key(raw)
+                    else:
+                        kind = d.get("type") if type(d) is dict else None
+                        key_field = key_fields.get(kind) if type(kind) is str else None
+                        key = d.get(key_field) if key_field is not None else None
+                        if type(key) is not str:
+                            key = None
+                    owner = owners.get(key)
+                    if owner is None:
+                        owner = owners[key] = contract_partition(key, partitions) % n  # type: ignore[arg-type]
+                    bucket = self.lines[owner]
+                    bucket.append(raw)
+                    self.numbers[owner].append(lines)
+                    self.linenos[owner].append(lineno)
+                    if len(bucket) >= CHUNK_LINES:
+                        self._send(owner)
+                    if progress is not None and lines % PROGRESS_EVERY == 0:
+                        progress.update(done, lines)
+            for owner in range(n):  # a chunk holds the lines of one file
+                self._send(owner)
+        for conn in self.conns:
+            conn.send(None)
+        if progress is not None:
+            progress.update(done, lines)
+        return lines
+
+    def _send(self, owner: int) -> None:
+        if not self.lines[owner]:
+            return
+        chunk: _Chunk = (
+            self.file_index,
+            b"\n".join(self.lines[owner]),
+            self.numbers[owner].tobytes(),
+            self.linenos[owner].tobytes(),
+        )
+        self.conns[owner].send(chunk)
+        self.lines[owner] = []
+        self.numbers[owner] = array("q")
+        self.linenos[owner] = array("q")
+
+
+def replay_split(
+    paths: Iterable[Path | str],
+    settings: KpiSettings | None = None,
+    as_of: datetime | None = None,
+    *,
+    processes: int = 2,
+    partitions: int = 4,
+    progress: Progress | None = None,
+    rejects: RejectsWriter | None = None,
+) -> SplitResult:
+    """:func:`stream_app.replay.replay` on ``processes`` processes, each holding the
+    partitions ``p`` with ``p % processes`` its index (``partitions``: the topics'
+    partition count, ``CS_PARTITIONS``); the same families and counts as one core.
+
+    More processes than partitions are not used (a share would be empty). An input that
+    can be read only once (a pipe) is split only with ``as_of`` (without it, the
+    lateness check may need a second reading on one process)."""
+    settings = settings or KpiSettings()
+    files = [Path(p) for p in paths]
+    n = max(1, min(processes, partitions))
+    if processes > 1 and n == 1:
+        return _single(files, settings, as_of, progress, rejects, "one partition")
+    if n == 1:
+        return _single(files, settings, as_of, progress, rejects, None)
+    if as_of is None and not is_splittable(files):
+        why = "the input can be read only once: give --as-of to split it"
+        return _single(files, settings, as_of, progress, rejects, why)
+    until = as_of.timestamp() if as_of is not None else None
+    started = time.monotonic()
+    ctx = multiprocessing.get_context("fork")
+    conns: list[Connection] = []
+    procs = []
+    for index in range(n):
+        parent_end, child_end = ctx.Pipe()
+        proc = ctx.Process(
+            target=_child,
+            args=(child_end, index, settings, until, rejects is not None),
+            daemon=True,
+        )
+        proc.start()
+        child_end.close()
+        conns.append(parent_end)
+        procs.append(proc)
+    try:
+        dealing = time.process_time()
+        lines = _Dealer(conns, partitions).deal(files, progress)
+        deal_cpu = time.process_time() - dealing
+        shares: list[_Share] = [_receive(conn) for conn in conns]
+        seconds = time.monotonic() - started
+        if until is None and _clock_disagrees(shares, settings):
+            for conn in conns:
+                conn.send(None)
+            _join(procs)
+            why = "an event may be too late on the whole stream's clock (give --as-of)"
+            return _single(files, settings, as_of, None, rejects, why)
+        if as_of is None:
+            latest = [s.max_ts for s in shares if s.max_ts is not None]
+            as_of = datetime.fromtimestamp(max(latest) if latest else time.time(), tz=UTC)
+        for conn in conns:
+            conn.send(as_of)
+        families = merge_in_order([_receive(conn) for conn in conns])
+    finally:
+        for conn in conns:
+            conn.close()
+        _join(procs)
+    if progress is not None:
+        progress.finish()
+    if rejects is not None:
+        for file_index, lineno, rejection, raw in heapq.merge(
+            *(s.rejects for s in shares), key=lambda r: (r[0], r[1])
+        ):
+            rejects.write(files[file_index], lineno, rejection, raw)
+    type_counts: Counter[str] = Counter()
+    for s in shares:
+        type_counts.update(s.type_counts)
+    return SplitResult(
+        families=families,
+        as_of=as_of,
+        lines=lines,
+        seconds=seconds,
+        accepted=sum(type_counts.values()),
+        duplicates=sum(s.duplicates for s in shares),
+        rejected=_rejected_in_order(shares),
+        processes=n,
+        share_cpu=[s.cpu for s in shares],
+        deal_cpu=deal_cpu,
+    )
+
+
+def _single(
+    files: Sequence[Path],
+    settings: KpiSettings,
+    as_of: datetime | None,
+    progress: Progress | None,
+    rejects: RejectsWriter | None,
+    why: str | None,
+) -> SplitResult:
+    result = replay(files, settings, as_of, progress, rejects)
+    return single_result(result, why)
+
+
+def single_result(result: ReplayResult, why: str | None = None) -> SplitResult:
+    """A one-core :class:`ReplayResult` as a :class:`SplitResult`."""
+    from stream_app.exposition import read_families
+
+    core = result.core
+    return SplitResult(
+        families=read_families([core], result.as_of),
+        as_of=result.as_of,
+        lines=result.lines,
+        seconds=result.seconds,
+        accepted=sum(core.type_counts.values()),
+        duplicates=core.duplicates,
+        rejected=Counter(core.rejected),
+        processes=1,
+        single_reason=why,
+    )
+
+
+def _receive(conn: Connection) -> Any:
+    try:
+        message = conn.recv()
+    except EOFError:
+        raise RuntimeError("a replay process ended without its result") from None
+    if isinstance(message, Exception):
+        raise message
+    return message
+
+
+def _join(procs: list[Any]) -> None:
+    for proc in procs:
+        proc.join(timeout=10)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+
+
+def _clock_disagrees(shares: list[_Share], settings: KpiSettings) -> bool:
+    """Whether an event a share let through may be ``too_late`` on the whole stream's
+    clock: its ts below the highest clock of any share at the end of its block (a
+    share's clock there: after its last line up to that block), minus the limit."""
+    limit = settings.max_lateness_days * 86400.0
+    touched = sorted({b for s in shares for b, _, _ in s.blocks})
+    at = [0] * len(shares)
+    clocks = [_NONE_TS] * len(shares)
+    for block in touched:
+        oldest = _NO_TS
+        for i, s in enumerate(shares):
+            while at[i] < len(s.blocks) and s.blocks[at[i]][0] <= block:
+                if s.blocks[at[i]][0] == block:
+                    oldest = min(oldest, s.blocks[at[i]][2])
+                clocks[i] = s.blocks[at[i]][1]
+                at[i] += 1
+        if oldest < max(clocks) - limit:
+            return True
+    return False
+
+
+def _rejected_in_order(shares: list[_Share]) -> Counter[str]:
+    """Rejections by reason, reasons in the order one core first met them."""
+    first: dict[str, int] = {}
+    total: Counter[str] = Counter()
+    for s in shares:
+        for reason, (n, line) in s.rejected.items():
+            first[reason] = min(first.get(reason, line), line)
+            total[reason] += n
+    return Counter({r: total[r] for r in sorted(total, key=lambda r: first[r])})
+
+
+# -- merging families in one core's order ---------------------------------------------
+SampleKey = tuple[str, Labels]
+
+
+def merge_in_order(shares: Sequence[Sequence[Family]]) -> list[Family]:
+    """Sum the families of ``shares`` (as :func:`stream_app.kpi.families.merge`), listing
+    families and samples in the order one core over all the keys lists them.
+
+    A group lists its samples in a fixed order of their labels (fixed label sets in
+    declaration order, data-dependent ones sorted); a share lists the subset it has in
+    that order. The merge keeps every share's order; where two samples come from
+    different shares only, the outer label (the one that changes least often along the
+    shares' lists) decides, then the next, by sorted value."""
+    names = _merge_orders([[f.name for f in fams] for fams in shares], lambda n: (n,))
+    by_name: dict[str, list[Family]] = {}
+    for fams in shares:
+        for fam in fams:
+            by_name.setdefault(fam.name, []).append(fam)
+    out: list[Family] = []
+    for name in names:
+        fams = by_name[name]
+        first = fams[0]
+        sums: dict[SampleKey, Any] = {}
+        for fam in fams:
+            for key, value in fam.samples.items():
+                sums[key] = sums.get(key, 0) + value
+        orders = [list(f.samples) for f in fams]
+        merged = Family(first.name, first.kind, first.help)
+        for key in _merge_orders(orders, partial(_tie_key, _outer_first(orders))):
+            merged.samples[key] = sums[key]
+        out.append(merged)
+    return out
+
+
+def _outer_first(orders: list[list[SampleKey]]) -> list[str]:
+    """Label names from the outermost (fewest changes between neighbours) inwards."""
+    changes: Counter[str] = Counter()
+    names: set[str] = set()
+    for order in orders:
+        for prev, cur in pairwise(order):
+            a, b = dict(prev[1]), dict(cur[1])
+            for name in a.keys() | b.keys():
+                if a.get(name) != b.get(name):
+                    changes[name] += 1
+        for _, labels in order:
+            names.update(n for n, _ in labels)
+    return sorted(names, key=lambda n: (changes[n], n))
+
+
+def _tie_key(names: list[str], key: SampleKey) -> tuple[str, ...]:
+    labels = dict(key[1])
+    return (*(labels.get(n, "") for n in names), key[0])
+
+
+def _merge_orders(orders: list[list[Any]], tie: Any) -> list[Any]:
+    """One list holding every item of ``orders`` with each one's order kept (an item may
+    be in several); among items free to come next, ``tie`` picks the smallest."""
+    holders: Counter[Any] = Counter()
+    for order in orders:
+        holders.update(order)
+    heads = [0] * len(orders)
+    at_head: Counter[Any] = Counter(order[0] for order in orders if order)
+    out: list[Any] = []
+    total = len(holders)
+    while len(out) < total:
+        free = [
+            order[heads[i]]
+            for i, order in enumerate(orders)
+            if heads[i] < len(order) and at_head[order[heads[i]]] == holders[order[heads[i]]]
+        ]
+        if not free:
+            raise ValueError("the shares list their samples in orders that contradict")
+        item = min(free, key=tie)
+        out.append(item)
+        for i, order in enumerate(orders):
+            if heads[i] < len(order) and order[heads[i]] == item:
+                heads[i] += 1
+                if heads[i] < len(order):
+                    at_head[order[heads[i]]] += 1
+    return out
+
+
+class _Families(Collector):
+    def __init__(self, families: list[Family]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        for fam in self._families:
+            yield to_metric(fam)
+
+
+def render_families(families: list[Family]) -> bytes:
+    """Text exposition of merged families (what :func:`stream_app.exposition.render`
+    writes for one core's)."""
+    registry = CollectorRegistry(auto_describe=False)
+    registry.register(_Families(families))
+    return generate_latest(registry)
