@@ -3,15 +3,23 @@
 A key is the value of a topic's key field (``account_id`` for the account topics,
 ``visitor_id`` or ``source`` for others: :mod:`stream_app.contract.declared`). Its state
 holds the bookkeeping common to all KPI groups (redelivery, deduplication, counts) and
-each group's slice in ``groups``. :meth:`KeyState.admit` is the one place that decides
-whether an event is new to the key.
+each group's slice. :meth:`KeyState.admit` is the one place that decides whether an event
+is new to the key.
+
+The state is kept compact (a core may hold millions of keys): fixed-size lists indexed
+by the key field's :class:`Layout` instead of dicts, containers created on first use,
+and event ids remembered as 64-bit hashes (:func:`id_hash`) packed in bytes.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Iterable
 from typing import Any
+
+from xxhash import xxh3_64_digest
 
 
 class Outcome(enum.Enum):
@@ -22,85 +30,211 @@ class Outcome(enum.Enum):
     LATER = "later"  # replay only: after --as-of, not counted
 
 
-@dataclass(slots=True)
-class KeyState:
-    """Bookkeeping of one key, plus each group's slice in ``groups``.
+#: bytes of one remembered event id: its 8-byte hash, then its day (int32, little-endian)
+RECORD = 12
+#: a window packs its ids in bytes up to this many, then switches to a dict (hash -> day)
+PACKED_MAX = 64
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
-    ``offsets`` is the highest source offset applied per topic role (worker only):
-    a redelivered message at or below it is already in this state.
-    ``seen`` keeps recent event ids per topic role, for ``max_day`` (the latest event day
-    of that role) minus the dedupe horizon. A copy of an event has the event's type, so
-    it travels on the same topic and partition: keeping the horizon per role makes
-    deduplication independent of how the topics interleave on arrival.
+
+def id_hash(event_id: str) -> bytes:
+    """The 8-byte hash an event id is remembered by: XXH3-64 of its UTF-8 bytes, the same
+    in every process and after a restart (unlike ``hash()``). Two different ids of one key
+    collide with probability 2**-64 per pair: with n ids inside a key's dedupe horizon,
+    the chance that any new event is wrongly taken for a duplicate is about n**2 / 2**65
+    (1e-8 for a million ids in one key's window)."""
+    return xxh3_64_digest(event_id.encode("utf-8", "surrogatepass"))
+
+
+class Layout:
+    """What the keys of one key field share: the index of each of its topic roles, event
+    types and KPI groups in a key's lists."""
+
+    __slots__ = ("groups", "role_index", "roles", "type_index", "types")
+
+    def __init__(self, roles: Iterable[str], types: Iterable[str], groups: Iterable[str]):
+        self.roles: tuple[str, ...] = tuple(roles)
+        self.types: tuple[str, ...] = tuple(types)
+        self.groups: tuple[str, ...] = tuple(groups)
+        self.role_index = {r: i for i, r in enumerate(self.roles)}
+        self.type_index = {t: i for i, t in enumerate(self.types)}
+
+
+class Window:
+    """The event ids of one topic role of a key, within the dedupe horizon of ``latest``
+    (the role's latest event day): packed (hash, day) records while few, else a dict."""
+
+    __slots__ = ("ids", "latest")
+
+    def __init__(self, latest: int, ids: bytes | dict[bytes, int] = b"") -> None:
+        self.latest = latest
+        self.ids = ids
+
+    def __contains__(self, h: bytes) -> bool:
+        ids = self.ids
+        if type(ids) is not bytes:
+            return h in ids
+        i = ids.find(h)
+        while i > 0 and i % RECORD:  # a match across two records: look further
+            i = ids.find(h, i + 1)
+        return i >= 0
+
+    def add(self, h: bytes, day: int) -> None:
+        ids = self.ids
+        if type(ids) is bytes:
+            if len(ids) < PACKED_MAX * RECORD:
+                self.ids = ids + h + day.to_bytes(4, "little", signed=True)
+                return
+            self.ids = ids = dict(self.items())
+        ids[h] = day  # type: ignore[index]
+
+    def items(self) -> Iterable[tuple[bytes, int]]:
+        """(hash, day) of every remembered id."""
+        ids = self.ids
+        if type(ids) is not bytes:
+            return ids.items()  # type: ignore[union-attr]
+        return [
+            (ids[i : i + 8], int.from_bytes(ids[i + 8 : i + RECORD], "little", signed=True))
+            for i in range(0, len(ids), RECORD)
+        ]
+
+    def days(self) -> list[int]:
+        ids = self.ids
+        if type(ids) is bytes and _LITTLE_ENDIAN:
+            return memoryview(ids).cast("i")[2::3].tolist()
+        return [d for _, d in self.items()]
+
+    def forget_before(self, cutoff: int) -> None:
+        """Drop the ids of days before ``cutoff``."""
+        days = self.days()
+        if not days or min(days) >= cutoff:
+            return
+        kept = [(h, d) for h, d in self.items() if d >= cutoff]
+        self.ids = b"" if type(self.ids) is bytes else {}
+        for h, d in kept:
+            self.add(h, d)
+
+    def dump(self) -> str:
+        """The records, base64 (hash, day) x n."""
+        ids = self.ids
+        if type(ids) is not bytes:
+            ids = b"".join(h + d.to_bytes(4, "little", signed=True) for h, d in self.items())
+        return base64.b64encode(ids).decode("ascii")
+
+    @classmethod
+    def load(cls, latest: int, text: str) -> Window:
+        window = cls(latest)
+        packed = base64.b64decode(text)
+        if len(packed) <= PACKED_MAX * RECORD:
+            window.ids = packed
+        else:
+            for h, d in cls(latest, packed).items():
+                window.add(h, d)
+        return window
+
+
+class KeyState:
+    """Bookkeeping of one key, plus each group's slice (:attr:`groups`).
+
+    ``offsets`` is the highest source offset applied per topic role (worker only, else
+    None): a redelivered message at or below it is already in this state.
+    ``windows`` keeps recent event ids per topic role (a :class:`Window`, None before the
+    role's first event), for its latest event day minus the dedupe horizon. A copy of an
+    event has the event's type, so it travels on the same topic and partition: keeping the
+    horizon per role makes deduplication independent of how the topics interleave on
+    arrival. ``counts`` and ``slices`` are indexed like the layout's types and groups.
     """
 
-    seen: dict[str, dict[str, int]] = field(default_factory=dict)
-    offsets: dict[str, int] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    duplicates: int = 0
-    max_day: dict[str, int] = field(default_factory=dict)
-    groups: dict[str, Any] = field(default_factory=dict)
-    #: per role, the earliest day in ``seen`` (derived, not persisted)
-    oldest: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("counts", "duplicates", "key", "layout", "offsets", "slices", "windows")
+
+    def __init__(self, layout: Layout, key: str = "") -> None:
+        self.layout = layout
+        #: the key itself (one shared copy of the string, handed to the groups)
+        self.key = key
+        self.windows: list[Window | None] = [None] * len(layout.roles)
+        self.offsets: dict[str, int] | None = None
+        self.counts: list[int] = [0] * len(layout.types)
+        self.duplicates = 0
+        self.slices: list[Any] = [None] * len(layout.groups)
+
+    @property
+    def groups(self) -> dict[str, Any]:
+        """Group name -> its slice, for the groups that have one (a read-only view)."""
+        return {n: s for n, s in zip(self.layout.groups, self.slices, strict=True) if s is not None}
+
+    def count_map(self) -> dict[str, int]:
+        """Event type -> events applied (the types seen)."""
+        return {t: n for t, n in zip(self.layout.types, self.counts, strict=True) if n}
 
     def admit(
         self,
-        role: str,
+        role: int,
         event_id: str,
         day: int,
         horizon: int,
         offset: int | None = None,
+        role_name: str = "",
     ) -> Outcome:
-        """Whether an event of topic ``role`` is new to this key: REDELIVERED when its
-        source ``offset`` is already in this state, DUPLICATE when its ``event_id`` was
-        seen within ``horizon`` days of the key's latest day of that role, else APPLIED
-        (and remembered)."""
+        """Whether an event of the topic role of index ``role`` (named ``role_name``) is
+        new to this key: REDELIVERED when its source ``offset`` is already in this state,
+        DUPLICATE when its ``event_id`` was seen within ``horizon`` days of the key's
+        latest day of that role, else APPLIED (and remembered)."""
         if offset is not None:
-            if offset <= self.offsets.get(role, -1):
+            offsets = self.offsets
+            if offsets is None:
+                offsets = self.offsets = {}
+            elif offset <= offsets.get(role_name, -1):
                 return Outcome.REDELIVERED
-            self.offsets[role] = offset
-        seen = self.seen.get(role)
-        if seen is None:
-            seen = self.seen[role] = {}
-        if event_id in seen:
+            offsets[role_name] = offset
+        h = id_hash(event_id)
+        window = self.windows[role]
+        if window is None:
+            window = self.windows[role] = Window(day)
+        elif h in window:
             self.duplicates += 1
             return Outcome.DUPLICATE
-        max_day = self.max_day
-        latest = max_day.get(role)
-        if latest is None:
-            latest = max_day[role] = self.oldest[role] = day
-        elif day > latest:
-            latest = max_day[role] = day
-            cutoff = day - horizon
-            if self.oldest.get(role, cutoff) < cutoff:  # forget ids beyond the horizon
-                seen = self.seen[role] = {k: d for k, d in seen.items() if d >= cutoff}
-                self.oldest[role] = min(seen.values(), default=day)
+        latest = window.latest
+        if day > latest:
+            latest = window.latest = day
+            window.forget_before(day - horizon)  # ids beyond the horizon
         if day >= latest - horizon:
-            seen[event_id] = day
-            if day < latest and day < self.oldest.get(role, latest):
-                self.oldest[role] = day
+            window.add(h, day)
         return Outcome.APPLIED
 
     def to_record(self, partition: int, groups: dict[str, Any]) -> dict[str, Any]:
-        """Compact JSON-able form; ``groups`` holds the groups' dumped slices."""
+        """Compact JSON-able form; ``groups`` holds the groups' dumped slices.
+
+        ``h``: per role, the remembered ids (:meth:`Window.dump`); ``m``: per role, the
+        latest day. (Records of earlier versions hold the ids themselves in ``s``.)"""
+        roles = self.layout.roles
+        windows = [(roles[i], w) for i, w in enumerate(self.windows) if w is not None]
         return {
             "p": partition,
-            "s": self.seen,
-            "o": self.offsets,
-            "c": self.counts,
+            "h": {role: w.dump() for role, w in windows},
+            "o": dict(self.offsets or {}),
+            "c": self.count_map(),
             "d": self.duplicates,
-            "m": self.max_day,
+            "m": {role: w.latest for role, w in windows},
             "g": groups,
         }
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> KeyState:
-        """Bookkeeping from a record; the caller loads ``record["g"]`` through the groups."""
-        return cls(
-            seen={role: dict(ids) for role, ids in record.get("s", {}).items()},
-            offsets=dict(record.get("o", {})),
-            counts=dict(record.get("c", {})),
-            duplicates=int(record.get("d", 0)),
-            max_day=dict(record.get("m", {})),
-            oldest={role: min(ids.values()) for role, ids in record.get("s", {}).items() if ids},
-        )
+    def from_record(cls, layout: Layout, key: str, record: dict[str, Any]) -> KeyState:
+        """Bookkeeping from a record (of this or an earlier version); the caller loads
+        ``record["g"]`` through the groups and puts them in :attr:`slices`."""
+        state = cls(layout, key)
+        latest = record.get("m", {})
+        for role, text in record.get("h", {}).items():
+            state.windows[layout.role_index[role]] = Window.load(int(latest[role]), text)
+        for role, ids in record.get("s", {}).items():  # ids as strings: an earlier version
+            window = Window(int(latest.get(role, max(ids.values(), default=0))))
+            for event_id, day in ids.items():
+                window.add(id_hash(event_id), int(day))
+            state.windows[layout.role_index[role]] = window
+        if record.get("o"):
+            state.offsets = {role: int(o) for role, o in record["o"].items()}
+        for kind, n in record.get("c", {}).items():
+            if kind in layout.type_index:
+                state.counts[layout.type_index[kind]] = int(n)
+        state.duplicates = int(record.get("d", 0))
+        return state
