@@ -45,7 +45,7 @@ class PlainState:
 
 
 def _admit(state: KeyState, role: str, event_id: str, day: int) -> Outcome:
-    return state.admit(LAYOUT.role_index[role], event_id, day, HORIZON, None, role)
+    return state.admit(LAYOUT.window_cell(role), event_id, day, HORIZON, None, role)
 
 
 events = st.lists(
@@ -129,5 +129,11 @@ def test_a_record_of_the_earlier_version_loads(offset: int | None) -> None:
     assert _admit(state, "product", "e1", 20_003) is Outcome.DUPLICATE
     assert _admit(state, "product", "e3", 20_003) is Outcome.APPLIED
     if offset is not None:
-        assert state.admit(0, "e9", 20_003, HORIZON, offset, "product") is Outcome.REDELIVERED
-        assert state.admit(0, "e9", 20_003, HORIZON, offset + 1, "product") is Outcome.APPLIED
+        assert (
+            state.admit(LAYOUT.window_cell("product"), "e9", 20_003, HORIZON, offset, "product")
+            is Outcome.REDELIVERED
+        )
+        assert (
+            state.admit(LAYOUT.window_cell("product"), "e9", 20_003, HORIZON, offset + 1, "product")
+            is Outcome.APPLIED
+        )

@@ -68,22 +68,23 @@ class PartitionCore:
                 dict.fromkeys(TYPE_TOPIC[t] for t in types),
                 types,
                 [g.name for g in self.groups if g.key_field == f],
+                f,
             )
-        #: event type -> (topic role, its index, the type's index, key field, that field's
-        #: layout and states, the appliers of the groups that take it: (name, index of its
-        #: slice, new, apply)) -- the hot loop's view
+        #: event type -> (topic role, the cells of its window and of the type's count, key
+        #: field, that field's layout and states, the appliers of the groups that take it:
+        #: (name, cell of its slice, new, apply)) -- the hot loop's view
         self._routes: dict[str, tuple[Any, ...]] = {}
         for t in EVENT_TYPES:
             layout = self.layouts[TYPE_KEY[t]]
             self._routes[t] = (
                 TYPE_TOPIC[t],
-                layout.role_index[TYPE_TOPIC[t]],
-                layout.type_index[t],
+                layout.window_cell(TYPE_TOPIC[t]),
+                layout.count_cell(t),
                 TYPE_KEY[t],
                 layout,
                 self.keys[TYPE_KEY[t]],
                 [
-                    (g.name, layout.groups.index(g.name), g.new, g.apply)
+                    (g.name, layout.slice_cell(g.name), g.new, g.apply)
                     for g in self.groups
                     if t in g.types
                 ],
@@ -97,8 +98,8 @@ class PartitionCore:
         #: "<role>:<partition>" -> highest offset of that partition whose copy, forwarded
         #: here by a worker, was handled (see :meth:`ingest_batch`)
         self.forwards: dict[str, int] = {}
-        #: key field -> its keys changed since the last :meth:`take_dirty`
-        self.dirty: dict[str, set[str]] = {f: set() for f in KEY_FIELDS}
+        #: the states changed since the last :meth:`take_dirty` (flagged ``dirty``)
+        self.changed: list[KeyState] = []
         #: key field -> its keys a group forgot (idle): their records are deleted
         self.gone: dict[str, set[str]] = {f: set() for f in KEY_FIELDS}
         #: event and duplicate counts of forgotten keys (kept in the partition meta, so
@@ -254,7 +255,7 @@ class PartitionCore:
         """Apply one valid event whose calendar day is ``day``: admitted by its key's
         state (:meth:`KeyState.admit`), then handed to the groups that take its type."""
         kind = event.type
-        role_of, role_index, type_index, key_field, layout, states, appliers = self._routes[kind]
+        role_of, window_cell, count_cell, key_field, layout, states, appliers = self._routes[kind]
         key = getattr(event, key_field)
         state = states.get(key)
         if state is None:
@@ -262,7 +263,7 @@ class PartitionCore:
         else:
             key = state.key  # the one shared copy of the string
         outcome = state.admit(
-            role_index,
+            window_cell,
             event.event_id,
             day,
             self.horizon,
@@ -271,19 +272,21 @@ class PartitionCore:
         )
         if outcome is Outcome.REDELIVERED:
             return outcome
-        self.dirty[key_field].add(key)
+        if not state.dirty:
+            state.dirty = True
+            self.changed.append(state)
         if outcome is Outcome.DUPLICATE:
             self.duplicates += 1
             return outcome
-        state.counts[type_index] += 1
+        cells = state.cells
+        cells[count_cell] += 1
         self.type_counts[kind] += 1
         if event.us > self.max_us:
             self.max_us = event.us
-        slices = state.slices
-        for name, index, new, group_apply in appliers:
-            slice_ = slices[index]
+        for name, cell, new, group_apply in appliers:
+            slice_ = cells[cell]
             if slice_ is None:
-                slice_ = slices[index] = new()
+                slice_ = cells[cell] = new()
             try:
                 group_apply(key, slice_, event, day)
             except Exception as exc:  # one KPI's bug must not stop the others or the stream
@@ -309,18 +312,20 @@ class PartitionCore:
         key_field = group.key_field
         states = self.keys[key_field]
         state = states.get(key)
-        index = self.layouts[key_field].groups.index(group.name)
-        if state is None or state.slices[index] is None:
+        layout = self.layouts[key_field]
+        cell = layout.slice_cell(group.name)
+        if state is None or state.cells[cell] is None:
             return
-        slice_, state.slices[index] = state.slices[index], None
+        slice_, state.cells[cell] = state.cells[cell], None
         group.forget(key, slice_)
-        if any(s is not None for s in state.slices):
-            self.dirty[key_field].add(key)
+        if any(s is not None for s in state.cells[: len(layout.groups)]):
+            if not state.dirty:
+                state.dirty = True
+                self.changed.append(state)
             return
-        del states[key]
+        del states[key]  # a change still listed in ``changed`` is skipped: not in ``keys``
         self.forgotten_counts.update(state.count_map())
         self.forgotten_duplicates += state.duplicates
-        self.dirty[key_field].discard(key)
         self.gone[key_field].add(key)
 
     # -- persistence ----------------------------------------------------------
@@ -328,7 +333,13 @@ class PartitionCore:
         """(store key, record) of the keys changed since the last call (coalesced), and
         (store key, None) for the keys forgotten since (to delete)."""
         self.settle()
-        dirty, self.dirty = self.dirty, {f: set() for f in KEY_FIELDS}
+        changed, self.changed = self.changed, []
+        dirty: dict[str, set[str]] = {f: set() for f in KEY_FIELDS}
+        for state in changed:
+            state.dirty = False
+            field = state.layout.field
+            if self.keys[field].get(state.key) is state:
+                dirty[field].add(state.key)
         gone, self.gone = self.gone, {f: set() for f in KEY_FIELDS}
         for key_field in sorted(gone):
             for key in sorted(gone[key_field] - dirty[key_field]):
@@ -394,7 +405,7 @@ class PartitionCore:
         for group in self.groups:
             if group.name in slices and group.key_field == key_field:
                 slice_ = group.load(slices[group.name])
-                state.slices[layout.groups.index(group.name)] = slice_
+                state.cells[layout.slice_cell(group.name)] = slice_
                 group.attach(key, slice_)
 
     # -- reads ----------------------------------------------------------------
@@ -403,9 +414,9 @@ class PartitionCore:
 
     def group_states(self, group: KpiGroup[Any]) -> dict[str, Any]:
         """Key -> ``group``'s state, for the keys (of its key field) that have one."""
-        index = self.layouts[group.key_field].groups.index(group.name)
+        cell = self.layouts[group.key_field].slice_cell(group.name)
         states = self.keys[group.key_field]
-        return {k: s.slices[index] for k, s in states.items() if s.slices[index] is not None}
+        return {k: s.cells[cell] for k, s in states.items() if s.cells[cell] is not None}
 
     def describe(self, account_id: str, as_of: datetime) -> dict[str, Any] | None:
         """JSON view of one account (None when unknown to this partition)."""
@@ -433,11 +444,11 @@ class PartitionCore:
         self.settle()
         ctx = self.context(as_of)
         layout = self.layouts[key_field]
-        groups = [(g, layout.groups.index(g.name)) for g in self.groups if g.key_field == key_field]
+        groups = [(g, layout.slice_cell(g.name)) for g in self.groups if g.key_field == key_field]
         for key, state in self.keys[key_field].items():
             row: dict[str, Any] = {}
             for group, index in groups:
-                slice_ = state.slices[index]
+                slice_ = state.cells[index]
                 if slice_ is not None:
                     row.update(group.summary(slice_, ctx))
             yield key, row

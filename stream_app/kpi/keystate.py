@@ -47,28 +47,47 @@ def id_hash(event_id: str) -> bytes:
 
 
 class Layout:
-    """What the keys of one key field share: the index of each of its topic roles, event
-    types and KPI groups in a key's lists."""
+    """What the keys of one key field share: where each of its KPI groups' slices, each of
+    its topic roles' :class:`Window` and each of its event types' count sit in a key's
+    :attr:`KeyState.cells` (in that order)."""
 
-    __slots__ = ("groups", "role_index", "roles", "type_index", "types")
+    __slots__ = ("empty", "field", "groups", "role_index", "roles", "type_index", "types")
 
-    def __init__(self, roles: Iterable[str], types: Iterable[str], groups: Iterable[str]):
+    def __init__(
+        self, roles: Iterable[str], types: Iterable[str], groups: Iterable[str], field: str = ""
+    ) -> None:
+        self.field = field
         self.roles: tuple[str, ...] = tuple(roles)
         self.types: tuple[str, ...] = tuple(types)
         self.groups: tuple[str, ...] = tuple(groups)
         self.role_index = {r: i for i, r in enumerate(self.roles)}
         self.type_index = {t: i for i, t in enumerate(self.types)}
+        #: the cells of a new key: no slice, no window, zero counts
+        self.empty: list[Any] = [None] * (len(self.groups) + len(self.roles)) + [0] * len(
+            self.types
+        )
+
+    def slice_cell(self, group: str) -> int:
+        return self.groups.index(group)
+
+    def window_cell(self, role: str) -> int:
+        return len(self.groups) + self.role_index[role]
+
+    def count_cell(self, kind: str) -> int:
+        return len(self.groups) + len(self.roles) + self.type_index[kind]
 
 
 class Window:
     """The event ids of one topic role of a key, within the dedupe horizon of ``latest``
-    (the role's latest event day): packed (hash, day) records while few, else a dict."""
+    (the role's latest event day): packed (hash, day) records while few, else a dict.
+    ``oldest`` is the earliest day of an id kept (or ``latest`` when none is)."""
 
-    __slots__ = ("ids", "latest")
+    __slots__ = ("ids", "latest", "oldest")
 
     def __init__(self, latest: int, ids: bytes | dict[bytes, int] = b"") -> None:
         self.latest = latest
         self.ids = ids
+        self.oldest = min(self.days(), default=latest) if ids else latest
 
     def __contains__(self, h: bytes) -> bool:
         ids = self.ids
@@ -81,9 +100,11 @@ class Window:
 
     def add(self, h: bytes, day: int) -> None:
         ids = self.ids
+        if day < self.oldest:
+            self.oldest = day
         if type(ids) is bytes:
             if len(ids) < PACKED_MAX * RECORD:
-                self.ids = ids + h + day.to_bytes(4, "little", signed=True)
+                self.ids = ids + h + day_bytes(day)
                 return
             self.ids = ids = dict(self.items())
         ids[h] = day  # type: ignore[index]
@@ -106,76 +127,102 @@ class Window:
 
     def forget_before(self, cutoff: int) -> None:
         """Drop the ids of days before ``cutoff``."""
-        days = self.days()
-        if not days or min(days) >= cutoff:
+        if self.oldest >= cutoff:
             return
-        kept = [(h, d) for h, d in self.items() if d >= cutoff]
-        self.ids = b"" if type(self.ids) is bytes else {}
-        for h, d in kept:
-            self.add(h, d)
+        ids = self.ids
+        if type(ids) is bytes:
+            days = self.days()
+            self.ids = b"".join(
+                ids[i * RECORD : (i + 1) * RECORD] for i, d in enumerate(days) if d >= cutoff
+            )
+            self.oldest = min((d for d in days if d >= cutoff), default=self.latest)
+        else:
+            kept = self.ids = {h: d for h, d in ids.items() if d >= cutoff}  # type: ignore[union-attr]
+            self.oldest = min(kept.values(), default=self.latest)
 
     def dump(self) -> str:
         """The records, base64 (hash, day) x n."""
         ids = self.ids
         if type(ids) is not bytes:
-            ids = b"".join(h + d.to_bytes(4, "little", signed=True) for h, d in self.items())
+            ids = b"".join(h + day_bytes(d) for h, d in self.items())
         return base64.b64encode(ids).decode("ascii")
 
     @classmethod
     def load(cls, latest: int, text: str) -> Window:
-        window = cls(latest)
         packed = base64.b64decode(text)
         if len(packed) <= PACKED_MAX * RECORD:
-            window.ids = packed
-        else:
-            for h, d in cls(latest, packed).items():
-                window.add(h, d)
+            return cls(latest, packed)
+        window = cls(latest)
+        for h, d in cls(latest, packed).items():
+            window.add(h, d)
         return window
+
+
+_DAY_BYTES: dict[int, bytes] = {}
+
+
+def day_bytes(day: int) -> bytes:
+    """The 4 bytes of a day in a packed record (cached: most events share a few days)."""
+    b = _DAY_BYTES.get(day)
+    if b is None:
+        if len(_DAY_BYTES) > 10_000:
+            _DAY_BYTES.clear()
+        b = _DAY_BYTES[day] = day.to_bytes(4, "little", signed=True)
+    return b
 
 
 class KeyState:
     """Bookkeeping of one key, plus each group's slice (:attr:`groups`).
 
+    ``cells`` (one list, positions given by the key field's :class:`Layout`) holds each
+    group's slice (None before the group's first event of the key), each topic role's
+    :class:`Window` of recent event ids (None before the role's first event), kept for its
+    latest event day minus the dedupe horizon, and the count of applied events per type.
+    A copy of an event has the event's type, so it travels on the same topic and
+    partition: keeping the horizon per role makes deduplication independent of how the
+    topics interleave on arrival.
     ``offsets`` is the highest source offset applied per topic role (worker only, else
     None): a redelivered message at or below it is already in this state.
-    ``windows`` keeps recent event ids per topic role (a :class:`Window`, None before the
-    role's first event), for its latest event day minus the dedupe horizon. A copy of an
-    event has the event's type, so it travels on the same topic and partition: keeping the
-    horizon per role makes deduplication independent of how the topics interleave on
-    arrival. ``counts`` and ``slices`` are indexed like the layout's types and groups.
+    ``dirty``: changed since the core last collected its records.
     """
 
-    __slots__ = ("counts", "duplicates", "key", "layout", "offsets", "slices", "windows")
+    __slots__ = ("cells", "dirty", "duplicates", "key", "layout", "offsets")
 
     def __init__(self, layout: Layout, key: str = "") -> None:
         self.layout = layout
         #: the key itself (one shared copy of the string, handed to the groups)
         self.key = key
-        self.windows: list[Window | None] = [None] * len(layout.roles)
+        self.cells = layout.empty.copy()
         self.offsets: dict[str, int] | None = None
-        self.counts: list[int] = [0] * len(layout.types)
         self.duplicates = 0
-        self.slices: list[Any] = [None] * len(layout.groups)
+        self.dirty = False
 
     @property
     def groups(self) -> dict[str, Any]:
         """Group name -> its slice, for the groups that have one (a read-only view)."""
-        return {n: s for n, s in zip(self.layout.groups, self.slices, strict=True) if s is not None}
+        return {n: s for n, s in zip(self.layout.groups, self.cells, strict=False) if s is not None}
+
+    @property
+    def windows(self) -> list[Window | None]:
+        """The dedupe window of each topic role of the layout (a read-only view)."""
+        first = len(self.layout.groups)
+        return self.cells[first : first + len(self.layout.roles)]
 
     def count_map(self) -> dict[str, int]:
         """Event type -> events applied (the types seen)."""
-        return {t: n for t, n in zip(self.layout.types, self.counts, strict=True) if n}
+        first = len(self.layout.groups) + len(self.layout.roles)
+        return {t: n for t, n in zip(self.layout.types, self.cells[first:], strict=True) if n}
 
     def admit(
         self,
-        role: int,
+        cell: int,
         event_id: str,
         day: int,
         horizon: int,
         offset: int | None = None,
         role_name: str = "",
     ) -> Outcome:
-        """Whether an event of the topic role of index ``role`` (named ``role_name``) is
+        """Whether an event of the topic role whose window is at ``cell`` (named ``role_name``) is
         new to this key: REDELIVERED when its source ``offset`` is already in this state,
         DUPLICATE when its ``event_id`` was seen within ``horizon`` days of the key's
         latest day of that role, else APPLIED (and remembered)."""
@@ -186,13 +233,22 @@ class KeyState:
             elif offset <= offsets.get(role_name, -1):
                 return Outcome.REDELIVERED
             offsets[role_name] = offset
-        h = id_hash(event_id)
-        window = self.windows[role]
+        h = xxh3_64_digest(event_id.encode("utf-8", "surrogatepass"))  # id_hash, inlined
+        window = self.cells[cell]
         if window is None:
-            window = self.windows[role] = Window(day)
-        elif h in window:
-            self.duplicates += 1
-            return Outcome.DUPLICATE
+            window = self.cells[cell] = Window(day)
+        else:
+            ids = window.ids
+            if type(ids) is bytes:  # Window.__contains__, inlined (the common case)
+                i = ids.find(h)
+                while i > 0 and i % RECORD:
+                    i = ids.find(h, i + 1)
+                seen = i >= 0
+            else:
+                seen = h in ids
+            if seen:
+                self.duplicates += 1
+                return Outcome.DUPLICATE
         latest = window.latest
         if day > latest:
             latest = window.latest = day
@@ -225,16 +281,16 @@ class KeyState:
         state = cls(layout, key)
         latest = record.get("m", {})
         for role, text in record.get("h", {}).items():
-            state.windows[layout.role_index[role]] = Window.load(int(latest[role]), text)
+            state.cells[layout.window_cell(role)] = Window.load(int(latest[role]), text)
         for role, ids in record.get("s", {}).items():  # ids as strings: an earlier version
             window = Window(int(latest.get(role, max(ids.values(), default=0))))
             for event_id, day in ids.items():
                 window.add(id_hash(event_id), int(day))
-            state.windows[layout.role_index[role]] = window
+            state.cells[layout.window_cell(role)] = window
         if record.get("o"):
             state.offsets = {role: int(o) for role, o in record["o"].items()}
         for kind, n in record.get("c", {}).items():
             if kind in layout.type_index:
-                state.counts[layout.type_index[kind]] = int(n)
+                state.cells[layout.count_cell(kind)] = int(n)
         state.duplicates = int(record.get("d", 0))
         return state
