@@ -278,15 +278,14 @@ class PartitionCore:
         if outcome is Outcome.DUPLICATE:
             self.duplicates += 1
             return outcome
-        cells = state.cells
-        cells[count_cell] += 1
+        state[count_cell] += 1
         self.type_counts[kind] += 1
         if event.us > self.max_us:
             self.max_us = event.us
         for name, cell, new, group_apply in appliers:
-            slice_ = cells[cell]
+            slice_ = state[cell]
             if slice_ is None:
-                slice_ = cells[cell] = new()
+                slice_ = state[cell] = new()
             try:
                 group_apply(key, slice_, event, day)
             except Exception as exc:  # one KPI's bug must not stop the others or the stream
@@ -314,11 +313,11 @@ class PartitionCore:
         state = states.get(key)
         layout = self.layouts[key_field]
         cell = layout.slice_cell(group.name)
-        if state is None or state.cells[cell] is None:
+        if state is None or state[cell] is None:
             return
-        slice_, state.cells[cell] = state.cells[cell], None
+        slice_, state[cell] = state[cell], None
         group.forget(key, slice_)
-        if any(s is not None for s in state.cells[: len(layout.groups)]):
+        if any(s is not None for s in state[: len(layout.groups)]):
             if not state.dirty:
                 state.dirty = True
                 self.changed.append(state)
@@ -405,7 +404,7 @@ class PartitionCore:
         for group in self.groups:
             if group.name in slices and group.key_field == key_field:
                 slice_ = group.load(slices[group.name])
-                state.cells[layout.slice_cell(group.name)] = slice_
+                state[layout.slice_cell(group.name)] = slice_
                 group.attach(key, slice_)
 
     # -- reads ----------------------------------------------------------------
@@ -416,7 +415,7 @@ class PartitionCore:
         """Key -> ``group``'s state, for the keys (of its key field) that have one."""
         cell = self.layouts[group.key_field].slice_cell(group.name)
         states = self.keys[group.key_field]
-        return {k: s.cells[cell] for k, s in states.items() if s.cells[cell] is not None}
+        return {k: s[cell] for k, s in states.items() if s[cell] is not None}
 
     def describe(self, account_id: str, as_of: datetime) -> dict[str, Any] | None:
         """JSON view of one account (None when unknown to this partition)."""
@@ -448,7 +447,7 @@ class PartitionCore:
         for key, state in self.keys[key_field].items():
             row: dict[str, Any] = {}
             for group, index in groups:
-                slice_ = state.cells[index]
+                slice_ = state[index]
                 if slice_ is not None:
                     row.update(group.summary(slice_, ctx))
             yield key, row

@@ -49,7 +49,7 @@ def id_hash(event_id: str) -> bytes:
 class Layout:
     """What the keys of one key field share: where each of its KPI groups' slices, each of
     its topic roles' :class:`Window` and each of its event types' count sit in a key's
-    :attr:`KeyState.cells` (in that order)."""
+    :class:`KeyState` (a list of its cells, in that order)."""
 
     __slots__ = ("empty", "field", "groups", "role_index", "roles", "type_index", "types")
 
@@ -171,10 +171,11 @@ def day_bytes(day: int) -> bytes:
     return b
 
 
-class KeyState:
+class KeyState(list[Any]):
     """Bookkeeping of one key, plus each group's slice (:attr:`groups`).
 
-    ``cells`` (one list, positions given by the key field's :class:`Layout`) holds each
+    The state is the list of its cells (positions given by the key field's
+    :class:`Layout`; one object per key, not a list inside an object): each
     group's slice (None before the group's first event of the key), each topic role's
     :class:`Window` of recent event ids (None before the role's first event), kept for its
     latest event day minus the dedupe horizon, and the count of applied events per type.
@@ -186,13 +187,13 @@ class KeyState:
     ``dirty``: changed since the core last collected its records.
     """
 
-    __slots__ = ("cells", "dirty", "duplicates", "key", "layout", "offsets")
+    __slots__ = ("dirty", "duplicates", "key", "layout", "offsets")
 
     def __init__(self, layout: Layout, key: str = "") -> None:
         self.layout = layout
         #: the key itself (one shared copy of the string, handed to the groups)
         self.key = key
-        self.cells = layout.empty.copy()
+        super().__init__(layout.empty)
         self.offsets: dict[str, int] | None = None
         self.duplicates = 0
         self.dirty = False
@@ -200,18 +201,18 @@ class KeyState:
     @property
     def groups(self) -> dict[str, Any]:
         """Group name -> its slice, for the groups that have one (a read-only view)."""
-        return {n: s for n, s in zip(self.layout.groups, self.cells, strict=False) if s is not None}
+        return {n: s for n, s in zip(self.layout.groups, self, strict=False) if s is not None}
 
     @property
     def windows(self) -> list[Window | None]:
         """The dedupe window of each topic role of the layout (a read-only view)."""
         first = len(self.layout.groups)
-        return self.cells[first : first + len(self.layout.roles)]
+        return self[first : first + len(self.layout.roles)]
 
     def count_map(self) -> dict[str, int]:
         """Event type -> events applied (the types seen)."""
         first = len(self.layout.groups) + len(self.layout.roles)
-        return {t: n for t, n in zip(self.layout.types, self.cells[first:], strict=True) if n}
+        return {t: n for t, n in zip(self.layout.types, self[first:], strict=True) if n}
 
     def admit(
         self,
@@ -234,9 +235,9 @@ class KeyState:
                 return Outcome.REDELIVERED
             offsets[role_name] = offset
         h = xxh3_64_digest(event_id.encode("utf-8", "surrogatepass"))  # id_hash, inlined
-        window = self.cells[cell]
+        window = self[cell]
         if window is None:
-            window = self.cells[cell] = Window(day)
+            window = self[cell] = Window(day)
         else:
             ids = window.ids
             if type(ids) is bytes:  # Window.__contains__, inlined (the common case)
@@ -281,16 +282,16 @@ class KeyState:
         state = cls(layout, key)
         latest = record.get("m", {})
         for role, text in record.get("h", {}).items():
-            state.cells[layout.window_cell(role)] = Window.load(int(latest[role]), text)
+            state[layout.window_cell(role)] = Window.load(int(latest[role]), text)
         for role, ids in record.get("s", {}).items():  # ids as strings: an earlier version
             window = Window(int(latest.get(role, max(ids.values(), default=0))))
             for event_id, day in ids.items():
                 window.add(id_hash(event_id), int(day))
-            state.cells[layout.window_cell(role)] = window
+            state[layout.window_cell(role)] = window
         if record.get("o"):
             state.offsets = {role: int(o) for role, o in record["o"].items()}
         for kind, n in record.get("c", {}).items():
             if kind in layout.type_index:
-                state.cells[layout.count_cell(kind)] = int(n)
+                state[layout.count_cell(kind)] = int(n)
         state.duplicates = int(record.get("d", 0))
         return state
