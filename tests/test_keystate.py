@@ -7,13 +7,18 @@ from __future__ import annotations
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stream_app.exposition import render
+from stream_app.kpi.core import PartitionCore
 from stream_app.kpi.keystate import PACKED_MAX, KeyState, Layout, Outcome, Window, id_hash
+from stream_app.kpi.settings import KpiSettings
+from tests.helpers import ev
 
 LAYOUT = Layout(["product", "billing"], ["session_started", "invoice_paid"], ["usage"])
 HORIZON = 7
@@ -137,3 +142,53 @@ def test_a_record_of_the_earlier_version_loads(offset: int | None) -> None:
             state.admit(LAYOUT.window_cell("product"), "e9", 20_003, HORIZON, offset + 1, "product")
             is Outcome.APPLIED
         )
+
+
+def _old_form(record: dict[str, object], ids: dict[str, dict[str, int]]) -> dict[str, object]:
+    """A record as main (fb1b3ce) wrote it: the ids themselves per role in ``s``."""
+    old = {k: v for k, v in record.items() if k != "h"}
+    old["s"] = ids
+    return old
+
+
+def test_a_core_restored_from_records_of_the_earlier_version_counts_copies_once() -> None:
+    day = 20_605  # 2026-06-01
+    messages = [
+        ("product", ev(eid="p1", ts="2026-06-01T10:00:00Z", user_id="u1")),
+        ("product", ev(eid="p2", ts="2026-06-01T10:05:00Z", user_id="u2")),
+        (
+            "billing",
+            ev("invoice_paid", eid="b1", ts="2026-06-01T10:06:00Z", amount=100, currency="USD"),
+        ),
+        (
+            "web",
+            orjson.dumps(
+                {
+                    "event_id": "w1",
+                    "type": "page_viewed",
+                    "ts": "2026-06-01T10:07:00Z",
+                    "visitor_id": "v1",
+                    "path": "/",
+                }
+            ),
+        ),
+    ]
+    ids = {
+        "account_id:acme": {"product": {"p1": day, "p2": day}, "billing": {"b1": day}},
+        "visitor_id:v1": {"web": {"w1": day}},
+    }
+    first = PartitionCore(KpiSettings())
+    for role, raw in messages:
+        assert first.ingest(raw, role)[0] is Outcome.APPLIED
+    records = dict(first.take_dirty())
+    assert set(records) == set(ids)
+    restored = PartitionCore(KpiSettings())
+    for name, record in records.items():
+        assert record is not None
+        restored.load_key(name, orjson.loads(orjson.dumps(_old_form(record, ids[name]))))
+    for role, raw in messages:
+        assert restored.ingest(raw, role)[0] is Outcome.DUPLICATE
+    as_of = datetime.fromisoformat("2026-06-01T12:00:00+00:00")
+    for core in (first, restored):
+        core.duplicates = 0  # the copies just sent to ``restored`` only
+    assert render([restored], as_of) == render([first], as_of)
