@@ -48,8 +48,9 @@ def id_hash(event_id: str) -> bytes:
 
 class Layout:
     """What the keys of one key field share: where each of its KPI groups' slices, each of
-    its topic roles' :class:`Window` and each of its event types' count sit in a key's
-    :class:`KeyState` (a list of its cells, in that order)."""
+    its topic roles' :class:`Window` (three cells: latest day, oldest day, ids) and each of
+    its event types' count sit in a key's :class:`KeyState` (a list of its cells, in that
+    order)."""
 
     __slots__ = ("empty", "field", "groups", "role_index", "roles", "type_index", "types")
 
@@ -63,7 +64,7 @@ class Layout:
         self.role_index = {r: i for i, r in enumerate(self.roles)}
         self.type_index = {t: i for i, t in enumerate(self.types)}
         #: the cells of a new key: no slice, no window, zero counts
-        self.empty: list[Any] = [None] * (len(self.groups) + len(self.roles)) + [0] * len(
+        self.empty: list[Any] = [None] * (len(self.groups) + 3 * len(self.roles)) + [0] * len(
             self.types
         )
 
@@ -71,10 +72,11 @@ class Layout:
         return self.groups.index(group)
 
     def window_cell(self, role: str) -> int:
-        return len(self.groups) + self.role_index[role]
+        """The first of the role's three window cells (latest day, oldest day, ids)."""
+        return len(self.groups) + 3 * self.role_index[role]
 
     def count_cell(self, kind: str) -> int:
-        return len(self.groups) + len(self.roles) + self.type_index[kind]
+        return len(self.groups) + 3 * len(self.roles) + self.type_index[kind]
 
 
 class Window:
@@ -84,10 +86,14 @@ class Window:
 
     __slots__ = ("ids", "latest", "oldest")
 
-    def __init__(self, latest: int, ids: bytes | dict[bytes, int] = b"") -> None:
+    def __init__(
+        self, latest: int, ids: bytes | dict[bytes, int] = b"", oldest: int | None = None
+    ) -> None:
         self.latest = latest
         self.ids = ids
-        self.oldest = min(self.days(), default=latest) if ids else latest
+        if oldest is None:
+            oldest = min(self.days(), default=latest) if ids else latest
+        self.oldest = oldest
 
     def __contains__(self, h: bytes) -> bool:
         ids = self.ids
@@ -177,8 +183,9 @@ class KeyState(list[Any]):
     The state is the list of its cells (positions given by the key field's
     :class:`Layout`; one object per key, not a list inside an object): each
     group's slice (None before the group's first event of the key), each topic role's
-    :class:`Window` of recent event ids (None before the role's first event), kept for its
-    latest event day minus the dedupe horizon, and the count of applied events per type.
+    :class:`Window` of recent event ids, kept for its latest event day minus the dedupe
+    horizon, spread over three cells (latest day, oldest day, ids; None before the role's
+    first event: no object per window), and the count of applied events per type.
     A copy of an event has the event's type, so it travels on the same topic and
     partition: keeping the horizon per role makes deduplication independent of how the
     topics interleave on arrival.
@@ -205,13 +212,22 @@ class KeyState(list[Any]):
 
     @property
     def windows(self) -> list[Window | None]:
-        """The dedupe window of each topic role of the layout (a read-only view)."""
+        """The dedupe window of each topic role of the layout."""
         first = len(self.layout.groups)
-        return self[first : first + len(self.layout.roles)]
+        return [self.window(first + 3 * i) for i in range(len(self.layout.roles))]
+
+    def window(self, cell: int) -> Window | None:
+        """The window whose cells start at ``cell`` (None before the role's first event);
+        :meth:`put_window` stores a changed one back."""
+        latest = self[cell]
+        return None if latest is None else Window(latest, self[cell + 2], self[cell + 1])
+
+    def put_window(self, cell: int, window: Window) -> None:
+        self[cell : cell + 3] = (window.latest, window.oldest, window.ids)
 
     def count_map(self) -> dict[str, int]:
         """Event type -> events applied (the types seen)."""
-        first = len(self.layout.groups) + len(self.layout.roles)
+        first = len(self.layout.groups) + 3 * len(self.layout.roles)
         return {t: n for t, n in zip(self.layout.types, self[first:], strict=True) if n}
 
     def admit(
@@ -234,28 +250,39 @@ class KeyState(list[Any]):
             elif offset <= offsets.get(role_name, -1):
                 return Outcome.REDELIVERED
             offsets[role_name] = offset
-        h = xxh3_64_digest(event_id.encode("utf-8", "surrogatepass"))  # id_hash, inlined
-        window = self[cell]
-        if window is None:
-            window = self[cell] = Window(day)
+        # the Window of the role's three cells, inlined (the common cases)
+        h = xxh3_64_digest(event_id.encode("utf-8", "surrogatepass"))  # id_hash
+        latest = self[cell]
+        if latest is None:  # the role's first event
+            self[cell : cell + 3] = (day, day, h + day_bytes(day))
+            return Outcome.APPLIED
+        ids = self[cell + 2]
+        if type(ids) is bytes:  # Window.__contains__
+            i = ids.find(h)
+            while i > 0 and i % RECORD:
+                i = ids.find(h, i + 1)
+            seen = i >= 0
         else:
-            ids = window.ids
-            if type(ids) is bytes:  # Window.__contains__, inlined (the common case)
-                i = ids.find(h)
-                while i > 0 and i % RECORD:
-                    i = ids.find(h, i + 1)
-                seen = i >= 0
-            else:
-                seen = h in ids
-            if seen:
-                self.duplicates += 1
-                return Outcome.DUPLICATE
-        latest = window.latest
+            seen = h in ids
+        if seen:
+            self.duplicates += 1
+            return Outcome.DUPLICATE
         if day > latest:
-            latest = window.latest = day
-            window.forget_before(day - horizon)  # ids beyond the horizon
+            latest = self[cell] = day
+            if self[cell + 1] < day - horizon:  # forget the ids beyond the horizon
+                window = Window(latest, ids, self[cell + 1])
+                window.forget_before(day - horizon)
+                self.put_window(cell, window)
+                ids = window.ids
         if day >= latest - horizon:
-            window.add(h, day)
+            if type(ids) is bytes and len(ids) < PACKED_MAX * RECORD:  # Window.add
+                self[cell + 2] = ids + h + day_bytes(day)
+                if day < self[cell + 1]:
+                    self[cell + 1] = day
+            else:
+                window = Window(latest, ids, self[cell + 1])
+                window.add(h, day)
+                self.put_window(cell, window)
         return Outcome.APPLIED
 
     def to_record(self, partition: int, groups: dict[str, Any]) -> dict[str, Any]:
@@ -282,12 +309,12 @@ class KeyState(list[Any]):
         state = cls(layout, key)
         latest = record.get("m", {})
         for role, text in record.get("h", {}).items():
-            state[layout.window_cell(role)] = Window.load(int(latest[role]), text)
+            state.put_window(layout.window_cell(role), Window.load(int(latest[role]), text))
         for role, ids in record.get("s", {}).items():  # ids as strings: an earlier version
             window = Window(int(latest.get(role, max(ids.values(), default=0))))
             for event_id, day in ids.items():
                 window.add(id_hash(event_id), int(day))
-            state[layout.window_cell(role)] = window
+            state.put_window(layout.window_cell(role), window)
         if record.get("o"):
             state.offsets = {role: int(o) for role, o in record["o"].items()}
         for kind, n in record.get("c", {}).items():
