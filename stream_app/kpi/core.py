@@ -25,7 +25,7 @@ from stream_app.contract import (
 )
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
-from stream_app.kpi.keystate import KeyState, Outcome
+from stream_app.kpi.keystate import KeyState, Layout, Outcome
 from stream_app.kpi.registry import build_groups
 from stream_app.kpi.settings import KpiSettings
 
@@ -60,17 +60,35 @@ class PartitionCore:
             wrong = sorted(t for t in group.types if TYPE_KEY[t] != group.key_field)
             if wrong:
                 raise ValueError(f"group {group.name!r} is keyed by {group.key_field}: {wrong}")
-        #: event type -> (topic role, key field, that field's states, the appliers of the
-        #: groups that take it: (name, new, apply)) -- the hot loop's view
-        self._routes = {
-            t: (
-                TYPE_TOPIC[t],
-                TYPE_KEY[t],
-                self.keys[TYPE_KEY[t]],
-                [(g.name, g.new, g.apply) for g in self.groups if t in g.types],
+        #: key field -> what its keys' states index (roles, types, groups)
+        self.layouts: dict[str, Layout] = {}
+        for f in KEY_FIELDS:
+            types = [t for t in EVENT_TYPES if TYPE_KEY[t] == f]
+            self.layouts[f] = Layout(
+                dict.fromkeys(TYPE_TOPIC[t] for t in types),
+                types,
+                [g.name for g in self.groups if g.key_field == f],
+                f,
             )
-            for t in EVENT_TYPES
-        }
+        #: event type -> (topic role, the cells of its window and of the type's count, key
+        #: field, that field's layout and states, the appliers of the groups that take it:
+        #: (name, cell of its slice, new, apply)) -- the hot loop's view
+        self._routes: dict[str, tuple[Any, ...]] = {}
+        for t in EVENT_TYPES:
+            layout = self.layouts[TYPE_KEY[t]]
+            self._routes[t] = (
+                TYPE_TOPIC[t],
+                layout.window_cell(TYPE_TOPIC[t]),
+                layout.count_cell(t),
+                TYPE_KEY[t],
+                layout,
+                self.keys[TYPE_KEY[t]],
+                [
+                    (g.name, layout.slice_cell(g.name), g.new, g.apply)
+                    for g in self.groups
+                    if t in g.types
+                ],
+            )
         self.parser = EventParser(self.tz, self.max_bytes)
         self._checks = [g.check for g in self.groups if type(g).check is not KpiGroup.check]
         self.type_counts: dict[str, int] = dict.fromkeys(EVENT_TYPES, 0)
@@ -80,9 +98,10 @@ class PartitionCore:
         #: "<role>:<partition>" -> highest offset of that partition whose copy, forwarded
         #: here by a worker, was handled (see :meth:`ingest_batch`)
         self.forwards: dict[str, int] = {}
-        self.dirty: set[tuple[str, str]] = set()  # (key field, key)
-        #: keys a group forgot (idle): their records are deleted from the store
-        self.gone: set[tuple[str, str]] = set()
+        #: the states changed since the last :meth:`take_dirty` (flagged ``dirty``)
+        self.changed: list[KeyState] = []
+        #: key field -> its keys a group forgot (idle): their records are deleted
+        self.gone: dict[str, set[str]] = {f: set() for f in KEY_FIELDS}
         #: event and duplicate counts of forgotten keys (kept in the partition meta, so
         #: ``cs_events_total`` survives forgetting and a restart)
         self.forgotten_counts: Counter[str] = Counter()
@@ -236,30 +255,37 @@ class PartitionCore:
         """Apply one valid event whose calendar day is ``day``: admitted by its key's
         state (:meth:`KeyState.admit`), then handed to the groups that take its type."""
         kind = event.type
-        role_of, key_field, states, appliers = self._routes[kind]
+        role_of, window_cell, count_cell, key_field, layout, states, appliers = self._routes[kind]
         key = getattr(event, key_field)
         state = states.get(key)
         if state is None:
-            state = states[key] = KeyState()
+            state = states[key] = KeyState(layout, key)
+        else:
+            key = state.key  # the one shared copy of the string
         outcome = state.admit(
-            role_of, event.event_id, day, self.horizon, offset if role is not None else None
+            window_cell,
+            event.event_id,
+            day,
+            self.horizon,
+            offset if role is not None else None,
+            role_of,
         )
         if outcome is Outcome.REDELIVERED:
             return outcome
-        self.dirty.add((key_field, key))
+        if not state.dirty:
+            state.dirty = True
+            self.changed.append(state)
         if outcome is Outcome.DUPLICATE:
             self.duplicates += 1
             return outcome
-        counts = state.counts
-        counts[kind] = counts.get(kind, 0) + 1
+        state[count_cell] += 1
         self.type_counts[kind] += 1
         if event.us > self.max_us:
             self.max_us = event.us
-        groups = state.groups
-        for name, new, group_apply in appliers:
-            slice_ = groups.get(name)
+        for name, cell, new, group_apply in appliers:
+            slice_ = state[cell]
             if slice_ is None:
-                slice_ = groups[name] = new()
+                slice_ = state[cell] = new()
             try:
                 group_apply(key, slice_, event, day)
             except Exception as exc:  # one KPI's bug must not stop the others or the stream
@@ -285,33 +311,48 @@ class PartitionCore:
         key_field = group.key_field
         states = self.keys[key_field]
         state = states.get(key)
-        if state is None or group.name not in state.groups:
+        layout = self.layouts[key_field]
+        cell = layout.slice_cell(group.name)
+        if state is None or state[cell] is None:
             return
-        group.forget(key, state.groups.pop(group.name))
-        if state.groups:
-            self.dirty.add((key_field, key))
+        slice_, state[cell] = state[cell], None
+        group.forget(key, slice_)
+        if any(s is not None for s in state[: len(layout.groups)]):
+            if not state.dirty:
+                state.dirty = True
+                self.changed.append(state)
             return
-        del states[key]
-        self.forgotten_counts.update(state.counts)
+        del states[key]  # a change still listed in ``changed`` is skipped: not in ``keys``
+        self.forgotten_counts.update(state.count_map())
         self.forgotten_duplicates += state.duplicates
-        self.dirty.discard((key_field, key))
-        self.gone.add((key_field, key))
+        self.gone[key_field].add(key)
 
     # -- persistence ----------------------------------------------------------
     def take_dirty(self) -> Iterator[tuple[str, dict[str, Any] | None]]:
         """(store key, record) of the keys changed since the last call (coalesced), and
         (store key, None) for the keys forgotten since (to delete)."""
         self.settle()
-        dirty, self.dirty = self.dirty, set()
-        gone, self.gone = self.gone - dirty, set()
-        for key_field, key in sorted(gone):
-            yield store_key(key_field, key), None
-        for key_field, key in sorted(dirty):
-            state = self.keys[key_field][key]
-            slices = {
-                g.name: g.dump(state.groups[g.name]) for g in self.groups if g.name in state.groups
-            }
-            yield store_key(key_field, key), state.to_record(self.partition, slices)
+        changed, self.changed = self.changed, []
+        dirty: dict[str, set[str]] = {f: set() for f in KEY_FIELDS}
+        for state in changed:
+            state.dirty = False
+            field = state.layout.field
+            if self.keys[field].get(state.key) is state:
+                dirty[field].add(state.key)
+        gone, self.gone = self.gone, {f: set() for f in KEY_FIELDS}
+        for key_field in sorted(gone):
+            for key in sorted(gone[key_field] - dirty[key_field]):
+                yield store_key(key_field, key), None
+        for key_field in sorted(dirty):
+            states = self.keys[key_field]
+            for key in sorted(dirty[key_field]):
+                state = states[key]
+                slices = {
+                    g.name: g.dump(s)
+                    for g in self.groups
+                    if g.key_field == key_field and (s := state.groups.get(g.name)) is not None
+                }
+                yield store_key(key_field, key), state.to_record(self.partition, slices)
 
     def drain_outbox(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Records the groups want published (topic role, key, value); clears them."""
@@ -354,14 +395,16 @@ class PartitionCore:
         states = self.keys.get(key_field)
         if states is None:
             raise ValueError(f"no topic is keyed by {key_field!r} (store key {name!r})")
-        state = states[key] = KeyState.from_record(record)
-        for kind, n in state.counts.items():
+        layout = self.layouts[key_field]
+        state = states[key] = KeyState.from_record(layout, key, record)
+        for kind, n in state.count_map().items():
             self.type_counts[kind] = self.type_counts.get(kind, 0) + n
         self.duplicates += state.duplicates
         slices = record.get("g", {})
         for group in self.groups:
             if group.name in slices and group.key_field == key_field:
-                slice_ = state.groups[group.name] = group.load(slices[group.name])
+                slice_ = group.load(slices[group.name])
+                state[layout.slice_cell(group.name)] = slice_
                 group.attach(key, slice_)
 
     # -- reads ----------------------------------------------------------------
@@ -370,9 +413,9 @@ class PartitionCore:
 
     def group_states(self, group: KpiGroup[Any]) -> dict[str, Any]:
         """Key -> ``group``'s state, for the keys (of its key field) that have one."""
-        name = group.name
+        cell = self.layouts[group.key_field].slice_cell(group.name)
         states = self.keys[group.key_field]
-        return {k: s.groups[name] for k, s in states.items() if name in s.groups}
+        return {k: s[cell] for k, s in states.items() if s[cell] is not None}
 
     def describe(self, account_id: str, as_of: datetime) -> dict[str, Any] | None:
         """JSON view of one account (None when unknown to this partition)."""
@@ -386,7 +429,7 @@ class PartitionCore:
         if state is None:
             return None
         ctx = self.context(as_of)
-        view: dict[str, Any] = {key_field: key, "events": dict(state.counts)}
+        view: dict[str, Any] = {key_field: key, "events": state.count_map()}
         for group in self.groups:
             if group.name in state.groups and group.key_field == key_field:
                 view.update(group.describe(state.groups[group.name], ctx))
@@ -399,11 +442,12 @@ class PartitionCore:
         for each key of this partition: the rows of account lists."""
         self.settle()
         ctx = self.context(as_of)
-        groups = [g for g in self.groups if g.key_field == key_field]
+        layout = self.layouts[key_field]
+        groups = [(g, layout.slice_cell(g.name)) for g in self.groups if g.key_field == key_field]
         for key, state in self.keys[key_field].items():
             row: dict[str, Any] = {}
-            for group in groups:
-                slice_ = state.groups.get(group.name)
+            for group, index in groups:
+                slice_ = state[index]
                 if slice_ is not None:
                     row.update(group.summary(slice_, ctx))
             yield key, row

@@ -3,15 +3,23 @@
 A key is the value of a topic's key field (``account_id`` for the account topics,
 ``visitor_id`` or ``source`` for others: :mod:`stream_app.contract.declared`). Its state
 holds the bookkeeping common to all KPI groups (redelivery, deduplication, counts) and
-each group's slice in ``groups``. :meth:`KeyState.admit` is the one place that decides
-whether an event is new to the key.
+each group's slice. :meth:`KeyState.admit` is the one place that decides whether an event
+is new to the key.
+
+The state is kept compact (a core may hold millions of keys): fixed-size lists indexed
+by the key field's :class:`Layout` instead of dicts, containers created on first use,
+and event ids remembered as 64-bit hashes (:func:`id_hash`) packed in bytes.
 """
 
 from __future__ import annotations
 
+import base64
 import enum
-from dataclasses import dataclass, field
+import sys
+from collections.abc import Iterable
 from typing import Any
+
+from xxhash import xxh3_64_digest
 
 
 class Outcome(enum.Enum):
@@ -22,85 +30,295 @@ class Outcome(enum.Enum):
     LATER = "later"  # replay only: after --as-of, not counted
 
 
-@dataclass(slots=True)
-class KeyState:
-    """Bookkeeping of one key, plus each group's slice in ``groups``.
+#: bytes of one remembered event id: its 8-byte hash, then its day (int32, little-endian)
+RECORD = 12
+#: a window packs its ids in bytes up to this many, then switches to a dict (hash -> day)
+PACKED_MAX = 64
+_LITTLE_ENDIAN = sys.byteorder == "little"
 
-    ``offsets`` is the highest source offset applied per topic role (worker only):
-    a redelivered message at or below it is already in this state.
-    ``seen`` keeps recent event ids per topic role, for ``max_day`` (the latest event day
-    of that role) minus the dedupe horizon. A copy of an event has the event's type, so
-    it travels on the same topic and partition: keeping the horizon per role makes
-    deduplication independent of how the topics interleave on arrival.
+
+def id_hash(event_id: str) -> bytes:
+    """The 8-byte hash an event id is remembered by: XXH3-64 of its UTF-8 bytes, the same
+    in every process and after a restart (unlike ``hash()``). Two different ids of one key
+    collide with probability 2**-64 per pair: with n ids inside a key's dedupe horizon,
+    the chance that any new event is wrongly taken for a duplicate is about n**2 / 2**65
+    (1e-8 for a million ids in one key's window)."""
+    return xxh3_64_digest(event_id.encode("utf-8", "surrogatepass"))
+
+
+class Layout:
+    """What the keys of one key field share: where each of its KPI groups' slices, each of
+    its topic roles' :class:`Window` (three cells: latest day, oldest day, ids) and each of
+    its event types' count sit in a key's :class:`KeyState` (a list of its cells, in that
+    order)."""
+
+    __slots__ = ("empty", "field", "groups", "role_index", "roles", "type_index", "types")
+
+    def __init__(
+        self, roles: Iterable[str], types: Iterable[str], groups: Iterable[str], field: str = ""
+    ) -> None:
+        self.field = field
+        self.roles: tuple[str, ...] = tuple(roles)
+        self.types: tuple[str, ...] = tuple(types)
+        self.groups: tuple[str, ...] = tuple(groups)
+        self.role_index = {r: i for i, r in enumerate(self.roles)}
+        self.type_index = {t: i for i, t in enumerate(self.types)}
+        #: the cells of a new key: no slice, no window, zero counts
+        self.empty: list[Any] = [None] * (len(self.groups) + 3 * len(self.roles)) + [0] * len(
+            self.types
+        )
+
+    def slice_cell(self, group: str) -> int:
+        return self.groups.index(group)
+
+    def window_cell(self, role: str) -> int:
+        """The first of the role's three window cells (latest day, oldest day, ids)."""
+        return len(self.groups) + 3 * self.role_index[role]
+
+    def count_cell(self, kind: str) -> int:
+        return len(self.groups) + 3 * len(self.roles) + self.type_index[kind]
+
+
+class Window:
+    """The event ids of one topic role of a key, within the dedupe horizon of ``latest``
+    (the role's latest event day): packed (hash, day) records while few, else a dict.
+    ``oldest`` is the earliest day of an id kept (or ``latest`` when none is)."""
+
+    __slots__ = ("ids", "latest", "oldest")
+
+    def __init__(
+        self, latest: int, ids: bytes | dict[bytes, int] = b"", oldest: int | None = None
+    ) -> None:
+        self.latest = latest
+        self.ids = ids
+        if oldest is None:
+            oldest = min(self.days(), default=latest) if ids else latest
+        self.oldest = oldest
+
+    def __contains__(self, h: bytes) -> bool:
+        ids = self.ids
+        if type(ids) is not bytes:
+            return h in ids
+        i = ids.find(h)
+        while i > 0 and i % RECORD:  # a match across two records: look further
+            i = ids.find(h, i + 1)
+        return i >= 0
+
+    def add(self, h: bytes, day: int) -> None:
+        ids = self.ids
+        if day < self.oldest:
+            self.oldest = day
+        if type(ids) is bytes:
+            if len(ids) < PACKED_MAX * RECORD:
+                self.ids = ids + h + day_bytes(day)
+                return
+            self.ids = ids = dict(self.items())
+        ids[h] = day  # type: ignore[index]
+
+    def items(self) -> Iterable[tuple[bytes, int]]:
+        """(hash, day) of every remembered id."""
+        ids = self.ids
+        if type(ids) is not bytes:
+            return ids.items()  # type: ignore[union-attr]
+        return [
+            (ids[i : i + 8], int.from_bytes(ids[i + 8 : i + RECORD], "little", signed=True))
+            for i in range(0, len(ids), RECORD)
+        ]
+
+    def days(self) -> list[int]:
+        ids = self.ids
+        if type(ids) is bytes and _LITTLE_ENDIAN:
+            return memoryview(ids).cast("i")[2::3].tolist()
+        return [d for _, d in self.items()]
+
+    def forget_before(self, cutoff: int) -> None:
+        """Drop the ids of days before ``cutoff``."""
+        if self.oldest >= cutoff:
+            return
+        ids = self.ids
+        if type(ids) is bytes:
+            days = self.days()
+            self.ids = b"".join(
+                ids[i * RECORD : (i + 1) * RECORD] for i, d in enumerate(days) if d >= cutoff
+            )
+            self.oldest = min((d for d in days if d >= cutoff), default=self.latest)
+        else:
+            kept = self.ids = {h: d for h, d in ids.items() if d >= cutoff}  # type: ignore[union-attr]
+            self.oldest = min(kept.values(), default=self.latest)
+
+    def dump(self) -> str:
+        """The records, base64 (hash, day) x n."""
+        ids = self.ids
+        if type(ids) is not bytes:
+            ids = b"".join(h + day_bytes(d) for h, d in self.items())
+        return base64.b64encode(ids).decode("ascii")
+
+    @classmethod
+    def load(cls, latest: int, text: str) -> Window:
+        packed = base64.b64decode(text)
+        if len(packed) <= PACKED_MAX * RECORD:
+            return cls(latest, packed)
+        window = cls(latest)
+        for h, d in cls(latest, packed).items():
+            window.add(h, d)
+        return window
+
+
+_DAY_BYTES: dict[int, bytes] = {}
+
+
+def day_bytes(day: int) -> bytes:
+    """The 4 bytes of a day in a packed record (cached: most events share a few days)."""
+    b = _DAY_BYTES.get(day)
+    if b is None:
+        if len(_DAY_BYTES) > 10_000:
+            _DAY_BYTES.clear()
+        b = _DAY_BYTES[day] = day.to_bytes(4, "little", signed=True)
+    return b
+
+
+class KeyState(list[Any]):
+    """Bookkeeping of one key, plus each group's slice (:attr:`groups`).
+
+    The state is the list of its cells (positions given by the key field's
+    :class:`Layout`; one object per key, not a list inside an object): each
+    group's slice (None before the group's first event of the key), each topic role's
+    :class:`Window` of recent event ids, kept for its latest event day minus the dedupe
+    horizon, spread over three cells (latest day, oldest day, ids; None before the role's
+    first event: no object per window), and the count of applied events per type.
+    A copy of an event has the event's type, so it travels on the same topic and
+    partition: keeping the horizon per role makes deduplication independent of how the
+    topics interleave on arrival.
+    ``offsets`` is the highest source offset applied per topic role (worker only, else
+    None): a redelivered message at or below it is already in this state.
+    ``dirty``: changed since the core last collected its records.
     """
 
-    seen: dict[str, dict[str, int]] = field(default_factory=dict)
-    offsets: dict[str, int] = field(default_factory=dict)
-    counts: dict[str, int] = field(default_factory=dict)
-    duplicates: int = 0
-    max_day: dict[str, int] = field(default_factory=dict)
-    groups: dict[str, Any] = field(default_factory=dict)
-    #: per role, the earliest day in ``seen`` (derived, not persisted)
-    oldest: dict[str, int] = field(default_factory=dict)
+    __slots__ = ("dirty", "duplicates", "key", "layout", "offsets")
+
+    def __init__(self, layout: Layout, key: str = "") -> None:
+        self.layout = layout
+        #: the key itself (one shared copy of the string, handed to the groups)
+        self.key = key
+        super().__init__(layout.empty)
+        self.offsets: dict[str, int] | None = None
+        self.duplicates = 0
+        self.dirty = False
+
+    @property
+    def groups(self) -> dict[str, Any]:
+        """Group name -> its slice, for the groups that have one (a read-only view)."""
+        return {n: s for n, s in zip(self.layout.groups, self, strict=False) if s is not None}
+
+    @property
+    def windows(self) -> list[Window | None]:
+        """The dedupe window of each topic role of the layout."""
+        first = len(self.layout.groups)
+        return [self.window(first + 3 * i) for i in range(len(self.layout.roles))]
+
+    def window(self, cell: int) -> Window | None:
+        """The window whose cells start at ``cell`` (None before the role's first event);
+        :meth:`put_window` stores a changed one back."""
+        latest = self[cell]
+        return None if latest is None else Window(latest, self[cell + 2], self[cell + 1])
+
+    def put_window(self, cell: int, window: Window) -> None:
+        self[cell : cell + 3] = (window.latest, window.oldest, window.ids)
+
+    def count_map(self) -> dict[str, int]:
+        """Event type -> events applied (the types seen)."""
+        first = len(self.layout.groups) + 3 * len(self.layout.roles)
+        return {t: n for t, n in zip(self.layout.types, self[first:], strict=True) if n}
 
     def admit(
         self,
-        role: str,
+        cell: int,
         event_id: str,
         day: int,
         horizon: int,
         offset: int | None = None,
+        role_name: str = "",
     ) -> Outcome:
-        """Whether an event of topic ``role`` is new to this key: REDELIVERED when its
-        source ``offset`` is already in this state, DUPLICATE when its ``event_id`` was
-        seen within ``horizon`` days of the key's latest day of that role, else APPLIED
-        (and remembered)."""
+        """Whether an event of the topic role whose window is at ``cell`` (named ``role_name``) is
+        new to this key: REDELIVERED when its source ``offset`` is already in this state,
+        DUPLICATE when its ``event_id`` was seen within ``horizon`` days of the key's
+        latest day of that role, else APPLIED (and remembered)."""
         if offset is not None:
-            if offset <= self.offsets.get(role, -1):
+            offsets = self.offsets
+            if offsets is None:
+                offsets = self.offsets = {}
+            elif offset <= offsets.get(role_name, -1):
                 return Outcome.REDELIVERED
-            self.offsets[role] = offset
-        seen = self.seen.get(role)
-        if seen is None:
-            seen = self.seen[role] = {}
-        if event_id in seen:
+            offsets[role_name] = offset
+        # the Window of the role's three cells, inlined (the common cases)
+        h = xxh3_64_digest(event_id.encode("utf-8", "surrogatepass"))  # id_hash
+        latest = self[cell]
+        if latest is None:  # the role's first event
+            self[cell : cell + 3] = (day, day, h + day_bytes(day))
+            return Outcome.APPLIED
+        ids = self[cell + 2]
+        if type(ids) is bytes:  # Window.__contains__
+            i = ids.find(h)
+            while i > 0 and i % RECORD:
+                i = ids.find(h, i + 1)
+            seen = i >= 0
+        else:
+            seen = h in ids
+        if seen:
             self.duplicates += 1
             return Outcome.DUPLICATE
-        max_day = self.max_day
-        latest = max_day.get(role)
-        if latest is None:
-            latest = max_day[role] = self.oldest[role] = day
-        elif day > latest:
-            latest = max_day[role] = day
-            cutoff = day - horizon
-            if self.oldest.get(role, cutoff) < cutoff:  # forget ids beyond the horizon
-                seen = self.seen[role] = {k: d for k, d in seen.items() if d >= cutoff}
-                self.oldest[role] = min(seen.values(), default=day)
+        if day > latest:
+            latest = self[cell] = day
+            if self[cell + 1] < day - horizon:  # forget the ids beyond the horizon
+                window = Window(latest, ids, self[cell + 1])
+                window.forget_before(day - horizon)
+                self.put_window(cell, window)
+                ids = window.ids
         if day >= latest - horizon:
-            seen[event_id] = day
-            if day < latest and day < self.oldest.get(role, latest):
-                self.oldest[role] = day
+            if type(ids) is bytes and len(ids) < PACKED_MAX * RECORD:  # Window.add
+                self[cell + 2] = ids + h + day_bytes(day)
+                if day < self[cell + 1]:
+                    self[cell + 1] = day
+            else:
+                window = Window(latest, ids, self[cell + 1])
+                window.add(h, day)
+                self.put_window(cell, window)
         return Outcome.APPLIED
 
     def to_record(self, partition: int, groups: dict[str, Any]) -> dict[str, Any]:
-        """Compact JSON-able form; ``groups`` holds the groups' dumped slices."""
+        """Compact JSON-able form; ``groups`` holds the groups' dumped slices.
+
+        ``h``: per role, the remembered ids (:meth:`Window.dump`); ``m``: per role, the
+        latest day. (Records of earlier versions hold the ids themselves in ``s``.)"""
+        roles = self.layout.roles
+        windows = [(roles[i], w) for i, w in enumerate(self.windows) if w is not None]
         return {
             "p": partition,
-            "s": self.seen,
-            "o": self.offsets,
-            "c": self.counts,
+            "h": {role: w.dump() for role, w in windows},
+            "o": dict(self.offsets or {}),
+            "c": self.count_map(),
             "d": self.duplicates,
-            "m": self.max_day,
+            "m": {role: w.latest for role, w in windows},
             "g": groups,
         }
 
     @classmethod
-    def from_record(cls, record: dict[str, Any]) -> KeyState:
-        """Bookkeeping from a record; the caller loads ``record["g"]`` through the groups."""
-        return cls(
-            seen={role: dict(ids) for role, ids in record.get("s", {}).items()},
-            offsets=dict(record.get("o", {})),
-            counts=dict(record.get("c", {})),
-            duplicates=int(record.get("d", 0)),
-            max_day=dict(record.get("m", {})),
-            oldest={role: min(ids.values()) for role, ids in record.get("s", {}).items() if ids},
-        )
+    def from_record(cls, layout: Layout, key: str, record: dict[str, Any]) -> KeyState:
+        """Bookkeeping from a record (of this or an earlier version); the caller loads
+        ``record["g"]`` through the groups and puts them in :attr:`slices`."""
+        state = cls(layout, key)
+        latest = record.get("m", {})
+        for role, text in record.get("h", {}).items():
+            state.put_window(layout.window_cell(role), Window.load(int(latest[role]), text))
+        for role, ids in record.get("s", {}).items():  # ids as strings: an earlier version
+            window = Window(int(latest.get(role, max(ids.values(), default=0))))
+            for event_id, day in ids.items():
+                window.add(id_hash(event_id), int(day))
+            state.put_window(layout.window_cell(role), window)
+        if record.get("o"):
+            state.offsets = {role: int(o) for role, o in record["o"].items()}
+        for kind, n in record.get("c", {}).items():
+            if kind in layout.type_index:
+                state[layout.count_cell(kind)] = int(n)
+        state.duplicates = int(record.get("d", 0))
+        return state
