@@ -26,7 +26,9 @@ HORIZON = 7
 
 @dataclass
 class PlainState:
-    """The earlier bookkeeping (main at fb1b3ce), the reference: ids as strings."""
+    """The plain bookkeeping, the reference: ids as strings in a dict per role (main at
+    fb1b3ce, and since then a late id older than the horizon is remembered too, until
+    the role's latest day moves on)."""
 
     seen: dict[str, dict[str, int]] = field(default_factory=dict)
     max_day: dict[str, int] = field(default_factory=dict)
@@ -41,8 +43,7 @@ class PlainState:
         elif day > latest:
             latest = self.max_day[role] = day
             seen = self.seen[role] = {k: d for k, d in seen.items() if d >= day - HORIZON}
-        if day >= latest - HORIZON:
-            seen[event_id] = day
+        seen[event_id] = day
         return Outcome.APPLIED
 
     def record(self) -> dict[str, object]:
@@ -192,3 +193,28 @@ def test_a_core_restored_from_records_of_the_earlier_version_counts_copies_once(
     for core in (first, restored):
         core.duplicates = 0  # the copies just sent to ``restored`` only
     assert render([restored], as_of) == render([first], as_of)
+
+
+@pytest.mark.parametrize(
+    ("arrivals", "expected"),
+    [
+        # a late event older than the horizon, then its copy (a retried batch): one
+        ([(20_010, "new"), (20_000, "late"), (20_000, "late")], ["applied"] * 2 + ["duplicate"]),
+        # the copy after the latest day moved on: the late id is forgotten with the others
+        (
+            [(20_010, "new"), (20_000, "late"), (20_011, "next"), (20_000, "late")],
+            ["applied"] * 4,
+        ),
+        # within the horizon, kept across the move
+        (
+            [(20_010, "a"), (20_005, "b"), (20_011, "c"), (20_005, "b")],
+            ["applied"] * 3 + ["duplicate"],
+        ),
+    ],
+)
+def test_a_late_id_beyond_the_horizon_is_known_until_the_latest_day_moves_on(
+    arrivals: list[tuple[int, str]], expected: list[str]
+) -> None:
+    state = KeyState(LAYOUT)
+    got = [_admit(state, "product", eid, day).value for day, eid in arrivals]
+    assert got == expected

@@ -242,7 +242,8 @@ class KeyState(list[Any]):
         """Whether an event of the topic role whose window is at ``cell`` (named ``role_name``) is
         new to this key: REDELIVERED when its source ``offset`` is already in this state,
         DUPLICATE when its ``event_id`` was seen within ``horizon`` days of the key's
-        latest day of that role, else APPLIED (and remembered)."""
+        latest day of that role (or since that day last moved on), else APPLIED (and
+        remembered)."""
         if offset is not None:
             offsets = self.offsets
             if offsets is None:
@@ -274,15 +275,17 @@ class KeyState(list[Any]):
                 window.forget_before(day - horizon)
                 self.put_window(cell, window)
                 ids = window.ids
-        if day >= latest - horizon:
-            if type(ids) is bytes and len(ids) < PACKED_MAX * RECORD:  # Window.add
-                self[cell + 2] = ids + h + day_bytes(day)
-                if day < self[cell + 1]:
-                    self[cell + 1] = day
-            else:
-                window = Window(latest, ids, self[cell + 1])
-                window.add(h, day)
-                self.put_window(cell, window)
+        # remembered even when older than the horizon (a late event): until the role's
+        # latest day moves on, when it is forgotten with the others beyond the horizon,
+        # so a copy sent right after it (a retried batch) is still known
+        if type(ids) is bytes and len(ids) < PACKED_MAX * RECORD:  # Window.add
+            self[cell + 2] = ids + h + day_bytes(day)
+            if day < self[cell + 1]:
+                self[cell + 1] = day
+        else:
+            window = Window(latest, ids, self[cell + 1])
+            window.add(h, day)
+            self.put_window(cell, window)
         return Outcome.APPLIED
 
     def to_record(self, partition: int, groups: dict[str, Any]) -> dict[str, Any]:
