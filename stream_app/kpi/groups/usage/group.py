@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from stream_app.contract import PRODUCT_TYPES, Event
@@ -123,10 +124,13 @@ class UsageGroup(KpiGroup[UsageState]):
                     name = self._fold(name)
                 by_user = features.get(name)
                 if by_user is None:
-                    by_user = features[name] = {}
+                    by_user = features[intern(name)] = {}
                 old_day = by_user.get(user)
                 if old_day is not None and old_day >= day:
                     return
+            if old_day is None:
+                # one copy of the user id for all its features (each event brings its own)
+                user = intern(user)
             by_user[user] = day
             counts = self.feature_by_day.get(name)
             if counts is None:
