@@ -29,12 +29,12 @@ event_st = st.tuples(
 )
 
 
-def _raw(n: int, kind: str, user: str, feature: str, hour: int, copy: bool = False) -> bytes:
+def _raw(n: int, kind: str, user: str, feature: str, hour: int, eid: str = "") -> bytes:
     ts = (START + timedelta(hours=hour, minutes=n % 60)).isoformat()
     fields: dict[str, Any] = {"user_id": user}
     if kind == "feature_used":
         fields["feature"] = feature
-    return ev(kind, eid=f"{'copy' if copy else 'e'}{n}", ts=ts, **fields)
+    return ev(kind, eid=eid or f"e{n}", ts=ts, **fields)
 
 
 def _state(core: PartitionCore) -> tuple[dict[str, Any], dict[str, float]]:
@@ -60,9 +60,9 @@ def test_an_event_of_a_known_fact_changes_nothing(
     before = _state(core)
     # a new event id, the same user, day and feature (and time: the account's first event
     # time stays), of a product event already applied: a known fact
-    for i in repeats:
+    for j, i in enumerate(repeats):
         if i < len(events):
             kind, user, feature, hour = events[i]
             if kind in ("session_started", "feature_used"):
-                core.ingest(_raw(i, kind, user, feature, hour, copy=True))
+                core.ingest(_raw(i, kind, user, feature, hour, eid=f"copy{j}"))
     assert _state(core) == before
