@@ -157,20 +157,21 @@ class Cohorts:
         if p is None:
             p = (day << _LAST_SHIFT) | _FIRST_BITS  # first_seen(day)
         else:
-            stored = (p >> _SIGNUP_SHIFT) & _SIGNUP_MASK
-            week = (day + 3) // 7
-            if stored and 1 <= week - stored + 1 <= RETENTION_WEEKS:
+            stored = (p >> _SIGNUP_SHIFT) & _SIGNUP_MASK  # signup week + 1 (0: none)
+            cohort = stored - 1
+            week = (day + 3) // 7  # week_of(day)
+            if stored and 1 <= week - cohort <= RETENTION_WEEKS:
                 # a week that counts for its cohort: newly active in it?
                 before = active_in_week(p, week)
                 p = mark(p, day)
                 if not before and active_in_week(p, week):
-                    self.retained[stored - 1, week - stored + 1] += 1
+                    self.retained[cohort, week - cohort] += 1
             else:
                 p = mark(p, day)
         if signup:
             week = (day + 3) // 7
-            cohort = signup_week(p)
-            if cohort is None or week < cohort:
+            signed = signup_week(p)
+            if signed is None or week < signed:
                 self.add(p, -1)
                 p = with_signup(p, week)
                 self.add(p, 1)
