@@ -96,6 +96,25 @@ class HealthGroup(KpiGroup[HealthState]):
 
     # -- updates --------------------------------------------------------------------
     def apply(self, account_id: str, state: HealthState, event: Event, day: int) -> None:
+        kind = event.type
+        last = state.last
+        if last is not None and day <= last and kind in PRODUCT_TYPES:
+            # a fact already known (the user active on or after ``day``; for a
+            # feature_used, the feature too, or the day out of its window) changes
+            # nothing as of L (record_activity would return (False, None)): about half of
+            # the product events of a busy account
+            seen = state.users.get(event.user_id)
+            if seen is not None and seen >= day:
+                if kind == "feature_used" and day >= last - RISK_WINDOW_DAYS:
+                    used = state.features.get(event.feature)
+                    known = used is not None and used >= day
+                else:
+                    known = True
+                if known:
+                    cache = state.cache
+                    if cache is not None and cache[0] != last:
+                        state.cache = None
+                    return
         changed = False
         moved: int | None = None  # see record_activity
         if state.last is None or day > state.last:
@@ -103,7 +122,6 @@ class HealthGroup(KpiGroup[HealthState]):
             self._prune(state)
             changed = True
         last = state.last
-        kind = event.type
         if kind in PRODUCT_TYPES:
             feature = event.feature if kind == "feature_used" else None
             activity, moved = record_activity(state, event.user_id, feature, day)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from bisect import insort
 from dataclasses import dataclass, field
+from sys import intern
 from typing import Any
 
 from stream_app.kpi.groups.health.score import Health
@@ -111,7 +112,8 @@ def record_activity(
     if feature is not None and day >= first - 1:
         old = state.features.get(feature)
         if old is None or day > old:
-            state.features[feature] = day
+            # one copy of a feature name for all accounts (each event brings its own)
+            state.features[intern(feature) if old is None else feature] = day
             if old is None or old < first <= day:
                 changed = True
             elif old >= first:

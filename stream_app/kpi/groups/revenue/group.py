@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
 
-from stream_app.contract import ACCOUNT_TYPES, Event, Rejection
+from stream_app.contract import ACCOUNT_TYPES, TYPES, Event, Rejection
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.groups.revenue.read import MOVEMENT_KINDS, Tally, major, scan
@@ -34,6 +34,15 @@ from stream_app.timeutil import day_start, to_us
 
 WINDOW_DAYS = 30
 WINDOW = f"{WINDOW_DAYS}d"
+#: types that only move an account's ``first`` time: neither a subscription nor a payment
+#: type, and without an ``account_name`` field in the contract
+_PLAIN = frozenset(
+    t
+    for t in ACCOUNT_TYPES
+    if t not in SUB_KINDS
+    and t not in PAY_KINDS
+    and all(f.name != "account_name" for f in TYPES[t].fields)
+)
 
 
 class RevenueGroup(KpiGroup[RevenueState]):
@@ -64,6 +73,8 @@ class RevenueGroup(KpiGroup[RevenueState]):
         ts = event.us
         if ts < state.first:
             state.first = ts
+        if event.type in _PLAIN:  # no money, no name: it only makes the account known
+            return
         if event.account_name is not None:
             state.add_name(ts, event.account_name)
         kind = SUB_KINDS.get(event.type)

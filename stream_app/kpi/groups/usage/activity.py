@@ -30,6 +30,9 @@ _WEEK_MASK = (1 << WEEK_BITS) - 1
 _SIGNUP_SHIFT = _WEEK_SHIFT + WEEK_BITS
 _SIGNUP_MASK = (1 << 16) - 1
 _LAST_SHIFT = _SIGNUP_SHIFT + 16
+#: ``p >> LAST_SHIFT`` is the latest active day
+LAST_SHIFT = _LAST_SHIFT
+_FIRST_BITS = (1 << _WEEK_SHIFT) | 1  # the first day's and the first week's bit
 #: weeks after the signup week a cohort is followed for (week 1 ... week 11)
 RETENTION_WEEKS = 11
 
@@ -96,23 +99,22 @@ def active_in_week(p: int, week: int) -> bool:
 def mark(p: int, day: int) -> int:
     """``p`` with activity on ``day`` (a later day moves ``last`` and shifts the bits)."""
     last = p >> _LAST_SHIFT
-    days = p & _DAY_MASK
-    weeks = (p >> _WEEK_SHIFT) & _WEEK_MASK
-    high = p >> _SIGNUP_SHIFT & _SIGNUP_MASK
     if day > last:
+        days = p & _DAY_MASK
+        weeks = (p >> _WEEK_SHIFT) & _WEEK_MASK
         shift = day - last
         days = ((days << shift) | 1) & _DAY_MASK if shift < DAY_BITS else 1
-        wshift = week_of(day) - week_of(last)
+        wshift = (day + 3) // 7 - (last + 3) // 7
         weeks = ((weeks << wshift) | 1) & _WEEK_MASK if wshift < WEEK_BITS else 1
-        last = day
-    else:
-        off = last - day
-        if off < DAY_BITS:
-            days |= 1 << off
-        woff = week_of(last) - week_of(day)
-        if woff < WEEK_BITS:
-            weeks |= 1 << woff
-    return (last << _LAST_SHIFT) | (high << _SIGNUP_SHIFT) | (weeks << _WEEK_SHIFT) | days
+        high = (p >> _SIGNUP_SHIFT) & _SIGNUP_MASK
+        return (day << _LAST_SHIFT) | (high << _SIGNUP_SHIFT) | (weeks << _WEEK_SHIFT) | days
+    off = last - day
+    if off < DAY_BITS:
+        p |= 1 << off
+    woff = (last + 3) // 7 - (day + 3) // 7
+    if woff < WEEK_BITS:
+        p |= 1 << (_WEEK_SHIFT + woff)
+    return p
 
 
 def with_signup(p: int, week: int | None) -> int:
@@ -153,23 +155,23 @@ class Cohorts:
         """The new int of someone with an event on ``day`` (a ``user_signed_up`` when
         ``signup``), keeping the aggregates in step."""
         if p is None:
-            p = first_seen(day)
+            p = (day << _LAST_SHIFT) | _FIRST_BITS  # first_seen(day)
         else:
-            week = week_of(day)
-            before = active_in_week(p, week)
-            p = mark(p, day)
-            cohort = signup_week(p)
-            if (
-                cohort is not None
-                and 1 <= week - cohort <= RETENTION_WEEKS
-                and not before
-                and active_in_week(p, week)
-            ):
-                self.retained[cohort, week - cohort] += 1
+            stored = (p >> _SIGNUP_SHIFT) & _SIGNUP_MASK  # signup week + 1 (0: none)
+            cohort = stored - 1
+            week = (day + 3) // 7  # week_of(day)
+            if stored and 1 <= week - cohort <= RETENTION_WEEKS:
+                # a week that counts for its cohort: newly active in it?
+                before = active_in_week(p, week)
+                p = mark(p, day)
+                if not before and active_in_week(p, week):
+                    self.retained[cohort, week - cohort] += 1
+            else:
+                p = mark(p, day)
         if signup:
-            week = week_of(day)
-            cohort = signup_week(p)
-            if cohort is None or week < cohort:
+            week = (day + 3) // 7
+            signed = signup_week(p)
+            if signed is None or week < signed:
                 self.add(p, -1)
                 p = with_signup(p, week)
                 self.add(p, 1)

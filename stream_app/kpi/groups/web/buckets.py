@@ -18,7 +18,8 @@ OTHER = "other"
 #: upper bounds of the time-on-page histogram (seconds) and of the scroll histogram (%)
 TIME_ON_PAGE_BUCKETS = (5, 10, 30, 60, 180, 600, 1800)
 SCROLL_BUCKETS = (25, 50, 75, 90, 100)
-_TOP_MS = tuple(b * 1000 for b in TIME_ON_PAGE_BUCKETS)
+#: the time-on-page bounds in milliseconds (engaged_ms)
+TOP_MS = tuple(b * 1000 for b in TIME_ON_PAGE_BUCKETS)
 
 
 def window_sum(counts: Counter[int], first: int, last: int) -> int:
@@ -129,7 +130,7 @@ class WebBuckets:
         self.bounced: Counter[int] = Counter()
         self.entries = PerLabel()  # path
         self.exits = PerLabel()  # path
-        self.time_on_page = Histogram(_TOP_MS)  # engaged_ms
+        self.time_on_page = Histogram(TOP_MS)  # engaged_ms
         self.scroll = Histogram(SCROLL_BUCKETS)  # max_scroll_pct
         self.deep_scrolls: Counter[int] = Counter()
         self.impressions = PerLabel()  # link

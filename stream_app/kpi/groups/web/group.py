@@ -21,6 +21,8 @@ before the window starts.
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections import Counter
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Any
@@ -33,6 +35,7 @@ from stream_app.kpi.groups.web.buckets import (
     OTHER,
     SCROLL_BUCKETS,
     TIME_ON_PAGE_BUCKETS,
+    TOP_MS,
     Labels,
     WebBuckets,
     window_sum,
@@ -82,8 +85,9 @@ class WebGroup(KpiGroup[WebState]):
         self.buckets = WebBuckets()
         #: visitors whose sessions must be rebuilt (their state's ``dirty_from`` says where)
         self.changed: dict[str, WebState] = {}
-        #: visitors by their latest day (to forget idle ones without scanning them all)
-        self.by_latest: dict[int, set[str]] = {}
+        #: visitors by their latest day (to forget idle ones without scanning them all);
+        #: dicts used as sets: a large set grows 4-fold, taking twice a dict's bytes
+        self.by_latest: dict[int, dict[str, None]] = {}
         self.max_day: int | None = None
         self._pruned_before: int | None = None
         self._forgotten: list[str] = []
@@ -109,16 +113,24 @@ class WebGroup(KpiGroup[WebState]):
         us = event.us
         item: WebEvent
         if code == PAGE_VIEWED:
-            label = self.paths.fold(event.path)
-            path = event.path if label is OTHER else label  # a shared copy when known
+            path = event.path
+            label = self.paths.known.get(path)  # the shared copy of a known path
+            if label is None:
+                label = self.paths.fold(path)
+                if label is not OTHER:
+                    path = label
+            else:
+                path = label
             item = (us, code, event.event_id, path, None)
-            self.buckets.pageviews.add(label, day)
-            if state.pv_day is None or day > state.pv_day:
-                move(self.buckets.visitors, state.pv_day, day)
+            _count(self.buckets.pageviews.by_label, label, day)
+            pv_day = state.pv_day
+            if pv_day is None or day > pv_day:
+                move(self.buckets.visitors, pv_day, day)
                 state.pv_day = day
         elif code == PAGE_LEFT:
-            item = (us, code, "", event.engaged_ms, event.max_scroll_pct)
-            self._leave(day, event.engaged_ms, event.max_scroll_pct)
+            engaged, scroll = event.engaged_ms, event.max_scroll_pct
+            item = (us, code, "", engaged, scroll)
+            self._leave(day, engaged, scroll)
         elif code in (LINK_SHOWN, LINK_CLICKED):
             label = self._link(code, event.link, day)
             item = (us, code, "", event.link if label is OTHER else label, None)
@@ -130,22 +142,39 @@ class WebGroup(KpiGroup[WebState]):
             self._set_latest(key, state, day)
         elif day < latest - self.keep_days:
             return  # counted on its day; too old to matter to any session of a window
-        insert(state.events, item)
-        if us < state.dirty_from:
+        events = state.events
+        if not events or events[-1] <= item:  # the usual case: the visitor's latest event
+            events.append(item)
+        else:
+            insert(events, item)
+        dirty = state.dirty_from
+        if dirty == CLEAN:  # first change since the last settle
             state.dirty_from = us
-        self.changed[key] = state
+            self.changed[key] = state
+        elif us < dirty:
+            state.dirty_from = us
 
     def _leave(self, day: int, engaged_ms: int, scroll: int) -> None:
         b = self.buckets
-        b.time_on_page.add(day, engaged_ms)
-        b.scroll.add(day, scroll)
+        row = b.time_on_page.by_day.get(day)
+        if row is None:
+            row = b.time_on_page.by_day[day] = [0] * (len(TOP_MS) + 2)
+        row[bisect_left(TOP_MS, engaged_ms)] += 1
+        row[-1] += engaged_ms
+        row = b.scroll.by_day.get(day)
+        if row is None:
+            row = b.scroll.by_day[day] = [0] * (len(SCROLL_BUCKETS) + 2)
+        row[bisect_left(SCROLL_BUCKETS, scroll)] += 1
+        row[-1] += scroll
         if scroll >= self.deep_pct:
             b.deep_scrolls[day] += 1
 
     def _link(self, code: int, link: str, day: int) -> str:
         per = self.buckets.clicks if code == LINK_CLICKED else self.buckets.impressions
-        label = self.links.fold(link)
-        per.add(label, day)
+        label = self.links.known.get(link)
+        if label is None:
+            label = self.links.fold(link)
+        _count(per.by_label, label, day)
         return label
 
     def _answer(self, survey: str, answer: str, day: int) -> None:
@@ -157,11 +186,14 @@ class WebGroup(KpiGroup[WebState]):
         if old is not None:
             peers = self.by_latest.get(old)
             if peers is not None:
-                peers.discard(key)
+                peers.pop(key, None)
                 if not peers:
                     del self.by_latest[old]
         state.latest_day = day
-        self.by_latest.setdefault(day, set()).add(key)
+        peers = self.by_latest.get(day)
+        if peers is None:
+            peers = self.by_latest[day] = {}
+        peers[key] = None
         if self.max_day is None or day > self.max_day:
             self.max_day = day
         events = state.events
@@ -171,6 +203,7 @@ class WebGroup(KpiGroup[WebState]):
                 keep += 1
             del events[:keep]
             state.dirty_from = -1  # rebuild every session
+            self.changed[key] = state
 
     def settle(self) -> None:
         changed, self.changed = self.changed, {}
@@ -362,6 +395,14 @@ class WebGroup(KpiGroup[WebState]):
 
     def load(self, raw: Any) -> WebState:
         return WebState(events=load_events(raw.get("e", [])))
+
+
+def _count(by_label: dict[str, Counter[int]], label: str, day: int) -> None:
+    """One more of ``label`` on ``day`` (:meth:`PerLabel.add` of 1, inlined)."""
+    counts = by_label.get(label)
+    if counts is None:
+        counts = by_label[label] = Counter()
+    counts[day] = counts.get(day, 0) + 1
 
 
 def _per_label(name: str, doc: str, label: str, counts: Mapping[str, int]) -> Family:

@@ -64,23 +64,29 @@ def build_sessions(events: Sequence[WebEvent], gap_us: int, start: int = 0) -> l
     """The sessions of ``events[start:]`` (sorted by time): a new one begins wherever an
     event is more than ``gap_us`` after the previous one."""
     out: list[Session] = []
-    cur: Session | None = None
-    prev = 0
-    for i in range(start, len(events)):
-        us, code, _eid, a, _b = events[i]
-        if cur is None or us - prev > gap_us:
-            cur = Session(us, us, 0, 0, 0, None, None)
-            out.append(cur)
-        prev = cur.last_us = us
-        if code == PAGE_VIEWED:
-            cur.pageviews += 1
-            if cur.entry is None:
-                cur.entry = a
-            cur.exit = a
-        elif code == PAGE_LEFT:
-            cur.engaged_ms += a
-        elif code == LINK_CLICKED:
-            cur.clicks += 1
+    n = len(events)
+    i = start
+    while i < n:
+        # one session: the run of events from ``i`` each at most the gap after the last
+        first = prev = events[i][0]
+        pageviews = clicks = engaged = 0
+        entry = exit_ = None
+        while i < n:
+            us, code, _eid, a, _b = events[i]
+            if us - prev > gap_us:
+                break
+            prev = us
+            if code == PAGE_VIEWED:
+                pageviews += 1
+                if entry is None:
+                    entry = a
+                exit_ = a
+            elif code == PAGE_LEFT:
+                engaged += a
+            elif code == LINK_CLICKED:
+                clicks += 1
+            i += 1
+        out.append(Session(first, prev, pageviews, clicks, engaged, entry, exit_))
     return out
 
 
