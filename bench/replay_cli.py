@@ -71,8 +71,11 @@ def replay_both(jsonl: Path, tmp: Path, timeout: float, processes: int = 2) -> d
     """The single-process replay, then the split one (``--processes``; when the flag is
     missing, a second single-process run, reported as such). ``same_output``: whether both
     wrote the same exposition byte for byte."""
-    single = replay_cli(jsonl, tmp / "replay-1.prom", tmp / "replay-1.log", timeout)
     flag = has_processes_flag()
+    # with the flag, one process is asked for: its default (auto) splits large files
+    single = replay_cli(
+        jsonl, tmp / "replay-1.prom", tmp / "replay-1.log", timeout, 1 if flag else None
+    )
     split = replay_cli(
         jsonl,
         tmp / "replay-n.prom",
