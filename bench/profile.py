@@ -58,7 +58,17 @@ def summarise(folded: Path, top: int = 30) -> str:
 def profile_replay(jsonl: Path, out: Path) -> Path:
     folded = out / "replay.folded"
     cmd = [py_spy(), "record", "--format", "raw", "-r", "100", "-o", str(folded), "--"]
-    cmd += [sys.executable, "-m", "stream_app.cli", "replay", str(jsonl), "--out", os.devnull]
+    cmd += [
+        sys.executable,
+        "-m",
+        "stream_app.cli",
+        "replay",
+        str(jsonl),
+        "--out",
+        os.devnull,
+        "--processes",
+        "1",
+    ]
     subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     return folded
 
