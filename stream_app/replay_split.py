@@ -48,7 +48,6 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from aiokafka.partitioner import murmur2
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
@@ -60,6 +59,7 @@ from stream_app.kpi.families import Family, Labels
 from stream_app.kpi.settings import KpiSettings
 from stream_app.replay import PROGRESS_EVERY, RejectsWriter, ReplayResult, replay
 from stream_app.replay_progress import Progress
+from stream_app.worker.routing import contract_partition
 
 #: lines of one block of the lateness check (a few numbers per block and process)
 BLOCK_LINES = 4096
@@ -70,12 +70,6 @@ CHUNK_LINES = 2048
 AUTO_MIN_BYTES = 8 * 1024 * 1024
 _NONE_TS = float("-inf")
 _NO_TS = float("inf")
-
-
-def contract_partition(key: str, partitions: int) -> int:
-    """The partition of ``key`` among ``partitions``: murmur2 as Java's and aiokafka's
-    default partitioners (and the worker's routing) compute it."""
-    return (murmur2(key.encode("utf-8")) & 0x7FFFFFFF) % partitions
 
 
 def message_key(raw: bytes) -> str | None:
@@ -288,7 +282,7 @@ class _Dealer:
                             key = None
                     owner = owners.get(key)
                     if owner is None:
-                        owner = owners[key] = contract_partition(key, partitions) % n  # type: ignore[arg-type]
+                        owner = owners[key] = contract_partition(key.encode(), partitions) % n  # type: ignore[union-attr]
                     bucket = self.lines[owner]
                     bucket.append(raw)
                     self.numbers[owner].append(lines)
