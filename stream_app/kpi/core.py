@@ -345,13 +345,13 @@ class PartitionCore:
                 yield store_key(key_field, key), None
         for key_field in sorted(dirty):
             states = self.keys[key_field]
+            layout = self.layouts[key_field]
+            cells = [
+                (g, layout.slice_cell(g.name)) for g in self.groups if g.key_field == key_field
+            ]
             for key in sorted(dirty[key_field]):
                 state = states[key]
-                slices = {
-                    g.name: g.dump(s)
-                    for g in self.groups
-                    if g.key_field == key_field and (s := state.groups.get(g.name)) is not None
-                }
+                slices = {g.name: g.dump(s) for g, cell in cells if (s := state[cell]) is not None}
                 yield store_key(key_field, key), state.to_record(self.partition, slices)
 
     def drain_outbox(self) -> list[tuple[str, str, dict[str, Any]]]:
@@ -430,9 +430,10 @@ class PartitionCore:
             return None
         ctx = self.context(as_of)
         view: dict[str, Any] = {key_field: key, "events": state.count_map()}
+        slices = state.groups
         for group in self.groups:
-            if group.name in state.groups and group.key_field == key_field:
-                view.update(group.describe(state.groups[group.name], ctx))
+            if group.name in slices and group.key_field == key_field:
+                view.update(group.describe(slices[group.name], ctx))
         return view
 
     def summaries(
