@@ -22,7 +22,7 @@ from stream_app.kpi.groups.web.sessions import (
     insert,
     resession,
 )
-from stream_app.kpi.groups.web.state import WebState
+from stream_app.kpi.groups.web.state import WebState, iter_facts
 from stream_app.kpi.settings import KpiSettings
 from tests.helpers import samples
 
@@ -458,6 +458,13 @@ def test_dump_load_round_trip_gives_the_same_exposition() -> None:
     assert render([_restore(core)], T) == before
 
 
+def _day_number(day: int) -> int:
+    """The core's calendar day (days since the epoch, UTC) of ``_day(day)``."""
+    return (
+        datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=day) - datetime(1970, 1, 1, tzinfo=UTC)
+    ).days
+
+
 def _day(day: int, hour: int = 10) -> str:
     return (datetime(2026, 1, 1, hour, tzinfo=UTC) + timedelta(days=day)).isoformat()
 
@@ -468,8 +475,12 @@ def test_old_events_are_dropped_and_idle_visitors_forgotten() -> None:
         core.ingest(pv(f"a{d}", _day(d), visitor="busy"))
     core.ingest(pv("i1", _day(0), visitor="idle"))
     core.settle()
-    kept = core.keys["visitor_id"]["busy"].groups["web"].events
-    assert len(kept) == 32  # days 8 .. 39: the latest day minus 30 + 1 (the gap)
+    kept = core.keys["visitor_id"]["busy"].groups["web"]
+    # days 8 .. 39: the latest day minus 30 + 1 (the gap), one session and one fact each
+    assert len(kept.sessions) == 32
+    assert [day for _i, day, _code, _a, _b in iter_facts(kept.facts)] == [
+        _day_number(d) for d in range(8, 40)
+    ]
     assert "idle" not in core.keys["visitor_id"]  # 39 days idle: forgotten
     records = dict(core.take_dirty())
     assert records["visitor_id:idle"] is None  # a tombstone

@@ -12,8 +12,6 @@ from bisect import bisect_left
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
-from stream_app.kpi.groups.web.sessions import Session
-
 OTHER = "other"
 #: upper bounds of the time-on-page histogram (seconds) and of the scroll histogram (%)
 TIME_ON_PAGE_BUCKETS = (5, 10, 30, 60, 180, 600, 1800)
@@ -137,17 +135,17 @@ class WebBuckets:
         self.clicks = PerLabel()  # link
         self.answers: dict[str, PerLabel] = {}  # survey -> answer
 
-    def session(self, session: Session, sign: int, engaged_ms: int) -> None:
-        """Add (``sign`` 1) or take back (-1) a session's contribution to its day."""
-        if not session.counts:
-            return
-        day = session.day
+    def session(
+        self, day: int, pageviews: int, bounced: bool, entry: str, exit_: str, sign: int
+    ) -> None:
+        """Add (``sign`` 1) or take back (-1) a counted session's figures to its ``day``
+        (entry and exit: the labels of its paths)."""
         _bump(self.sessions, day, sign)
-        _bump(self.session_pageviews, day, sign * session.pageviews)
-        if session.bounced(engaged_ms):
+        _bump(self.session_pageviews, day, sign * pageviews)
+        if bounced:
             _bump(self.bounced, day, sign)
-        self.entries.add(session.entry_label, day, sign)
-        self.exits.add(session.exit_label, day, sign)
+        self.entries.add(entry, day, sign)
+        self.exits.add(exit_, day, sign)
 
     def answer(self, survey: str, label: str, day: int) -> None:
         per = self.answers.get(survey)

@@ -48,12 +48,15 @@ from stream_app.kpi.groups.web.sessions import (
     PAGE_VIEWED,
     SURVEY_ANSWERED,
     Session,
-    WebEvent,
-    build_sessions,
-    insert,
-    resession,
+    add_event,
 )
-from stream_app.kpi.groups.web.state import CLEAN, WebState, dump_events, load_events
+from stream_app.kpi.groups.web.state import (
+    WebState,
+    drop_facts_before,
+    dump,
+    iter_facts,
+    load,
+)
 from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_of, from_us
 
@@ -83,8 +86,13 @@ class WebGroup(KpiGroup[WebState]):
         self.links = Labels(settings.web_link_limit)
         self.intents = Labels(settings.web_answer_limit)
         self.buckets = WebBuckets()
-        #: visitors whose sessions must be rebuilt (their state's ``dirty_from`` says where)
+        #: visitors whose sessions changed since the last settle (their unpublished
+        #: sessions go into the day counts there), and the published sessions replaced or
+        #: dropped since (their figures leave the day counts there)
         self.changed: dict[str, WebState] = {}
+        self.removed: list[Session] = []
+        self._ints: dict[int, int] = {}
+        self._names: dict[str, str] = {}
         #: visitors by their latest day (to forget idle ones without scanning them all);
         #: dicts used as sets: a large set grows 4-fold, taking twice a dict's bytes
         self.by_latest: dict[int, dict[str, None]] = {}
@@ -107,11 +115,28 @@ class WebGroup(KpiGroup[WebState]):
     def new(self) -> WebState:
         return WebState()
 
+    def _int(self, value: int) -> int:
+        """The partition's one instance of a day or a fact head (one int object shared by
+        every visitor that holds it, instead of one per visitor)."""
+        ints = self._ints
+        shared = ints.get(value)
+        if shared is None:
+            if len(ints) > 100_000:
+                ints.clear()
+            shared = ints[value] = value
+        return shared
+
     # -- updates ------------------------------------------------------------------
     def apply(self, key: str, state: WebState, event: Event, day: int) -> None:
         code = CODES[event.type]
         us = event.us
-        item: WebEvent
+        ints = self._ints
+        shared = ints.get(day)
+        if shared is None:
+            shared = self._int(day)
+        day = shared
+        eid = ""
+        b: Any = None
         if code == PAGE_VIEWED:
             path = event.path
             label = self.paths.known.get(path)  # the shared copy of a known path
@@ -121,38 +146,39 @@ class WebGroup(KpiGroup[WebState]):
                     path = label
             else:
                 path = label
-            item = (us, code, event.event_id, path, None)
+            a: Any = path
+            eid = event.event_id
             _count(self.buckets.pageviews.by_label, label, day)
             pv_day = state.pv_day
             if pv_day is None or day > pv_day:
                 move(self.buckets.visitors, pv_day, day)
                 state.pv_day = day
         elif code == PAGE_LEFT:
-            engaged, scroll = event.engaged_ms, event.max_scroll_pct
-            item = (us, code, "", engaged, scroll)
-            self._leave(day, engaged, scroll)
+            a, b = event.engaged_ms, event.max_scroll_pct
+            self._leave(day, a, b)
         elif code in (LINK_SHOWN, LINK_CLICKED):
             label = self._link(code, event.link, day)
-            item = (us, code, "", event.link if label is OTHER else label, None)
+            a = event.link if label is OTHER else label
         else:
-            item = (us, code, "", event.survey, event.answer)
-            self._answer(event.survey, event.answer, day)
+            a = self._name(event.survey)
+            label = self._answer(a, event.answer, day)
+            b = event.answer if label is OTHER else label
         latest = state.latest_day
         if latest is None or day > latest:
             self._set_latest(key, state, day)
         elif day < latest - self.keep_days:
             return  # counted on its day; too old to matter to any session of a window
-        events = state.events
-        if not events or events[-1] <= item:  # the usual case: the visitor's latest event
-            events.append(item)
-        else:
-            insert(events, item)
-        dirty = state.dirty_from
-        if dirty == CLEAN:  # first change since the last settle
-            state.dirty_from = us
-            self.changed[key] = state
-        elif us < dirty:
-            state.dirty_from = us
+        head = day * 8 + code
+        shared = ints.get(head)
+        facts = state.facts
+        facts.append(shared if shared is not None else self._int(head))
+        facts.append(a)
+        if b is not None:  # page_left and visit_survey_answered: two values
+            facts.append(b)
+        removed = add_event(state.sessions, us, code, eid, a, self.gap_us)
+        if removed:
+            self.removed.extend(removed)
+        self.changed[key] = state
 
     def _leave(self, day: int, engaged_ms: int, scroll: int) -> None:
         b = self.buckets
@@ -177,9 +203,15 @@ class WebGroup(KpiGroup[WebState]):
         _count(per.by_label, label, day)
         return label
 
-    def _answer(self, survey: str, answer: str, day: int) -> None:
-        label = self.intents.fold(answer) if survey not in SURVEY_ANSWERS_FIXED else answer
+    def _name(self, value: str) -> str:
+        """The shared instance of a survey name or a fixed answer (bounded by the contract)."""
+        return self._names.setdefault(value, value)
+
+    def _answer(self, survey: str, answer: str, day: int) -> str:
+        fixed = survey in SURVEY_ANSWERS_FIXED
+        label = self._name(answer) if fixed else self.intents.fold(answer)
         self.buckets.answer(survey, label, day)
+        return label
 
     def _set_latest(self, key: str, state: WebState, day: int) -> None:
         old = state.latest_day
@@ -196,44 +228,44 @@ class WebGroup(KpiGroup[WebState]):
         peers[key] = None
         if self.max_day is None or day > self.max_day:
             self.max_day = day
-        events = state.events
-        if events and self.day_of_us(events[0][0]) < day - self.keep_days:
-            keep = 0
-            while keep < len(events) and self.day_of_us(events[keep][0]) < day - self.keep_days:
-                keep += 1
-            del events[:keep]
-            state.dirty_from = -1  # rebuild every session
-            self.changed[key] = state
+        # forget what is more than ``keep_days`` before: the facts of those days, and the
+        # sessions that end before them (a session that reaches into the kept days stays
+        # whole: its day is earlier than any window that can still be read)
+        cutoff = day - self.keep_days
+        sessions = state.sessions
+        if sessions and self.day_of_us(sessions[0].last_us) < cutoff:
+            k = 1
+            while k < len(sessions) and self.day_of_us(sessions[k].last_us) < cutoff:
+                k += 1
+            self.removed.extend(s for s in sessions[:k] if s.published)
+            del sessions[:k]
+        if state.facts:
+            drop_facts_before(state.facts, cutoff)
 
     def settle(self) -> None:
+        removed, self.removed = self.removed, []
+        for session in removed:
+            self._count_session(session, -1)
         changed, self.changed = self.changed, {}
         for state in changed.values():
-            self._resession(state)
+            for session in state.sessions:
+                if not session.published:
+                    self._count_session(session, 1)
+                    session.published = True
         self._forget_idle()
 
-    def _resession(self, state: WebState) -> None:
-        since = state.dirty_from
-        if since == CLEAN:
-            return
-        state.dirty_from = CLEAN
-        if since < 0:
-            removed, state.sessions = state.sessions, build_sessions(state.events, self.gap_us)
-            added = state.sessions
-        else:
-            removed, added = resession(state.events, state.sessions, since, self.gap_us)
-        buckets, engaged = self.buckets, self.engaged_ms
-        for session in removed:
-            buckets.session(session, -1, engaged)
-        for session in added:
-            self._label(session)
-            buckets.session(session, 1, engaged)
-
-    def _label(self, session: Session) -> None:
-        session.day = self.day_of_us(session.first_us)
-        if session.entry is not None:
-            session.entry_label = self.paths.label(session.entry)
-        if session.exit is not None:
-            session.exit_label = self.paths.label(session.exit)
+    def _count_session(self, session: Session, sign: int) -> None:
+        """Add (1) or take back (-1) a session's figures to the day of its first event."""
+        if session.pageviews:
+            label = self.paths.label
+            self.buckets.session(
+                self.day_of_us(session.first_us),
+                session.pageviews,
+                session.bounced(self.engaged_ms),
+                label(session.entry),  # type: ignore[arg-type]
+                label(session.exit),  # type: ignore[arg-type]
+                sign,
+            )
 
     def _forget_idle(self) -> None:
         if self.max_day is None:
@@ -253,28 +285,44 @@ class WebGroup(KpiGroup[WebState]):
         """Take a forgotten visitor's sessions and last page view out of the aggregates."""
         self.changed.pop(key, None)
         for session in state.sessions:
-            self.buckets.session(session, -1, self.engaged_ms)
+            if session.published:
+                self._count_session(session, -1)
         move(self.buckets.visitors, state.pv_day, None)
 
     def attach(self, key: str, state: WebState) -> None:
-        for us, code, _eid, a, b in state.events:
-            day = self.day_of_us(us)
+        facts = state.facts
+        latest: int | None = None
+        for i, day, code, a, b in iter_facts(facts):
+            facts[i] = self._int(facts[i])
             if code == PAGE_VIEWED:
-                self.buckets.pageviews.add(self.paths.fold(a), day)
+                label = self.paths.fold(a)
+                self.buckets.pageviews.add(label, day)
+                if label is not OTHER:
+                    facts[i + 1] = label
                 if state.pv_day is None or day > state.pv_day:
-                    state.pv_day = day
+                    state.pv_day = self._int(day)
             elif code == PAGE_LEFT:
                 self._leave(day, a, b)
             elif code in (LINK_SHOWN, LINK_CLICKED):
-                self._link(code, a, day)
+                label = self._link(code, a, day)
+                if label is not OTHER:
+                    facts[i + 1] = label
             elif code == SURVEY_ANSWERED:
-                self._answer(a, b, day)
+                facts[i + 1] = survey = self._name(a)
+                label = self._answer(survey, b, day)
+                if label is not OTHER:
+                    facts[i + 2] = label
+            if latest is None or day > latest:
+                latest = day
         move(self.buckets.visitors, None, state.pv_day)
-        if state.events:
-            self._set_latest(key, state, self.day_of_us(state.events[-1][0]))
-        state.sessions = []
-        state.dirty_from = -1
-        self._resession(state)
+        if state.sessions:
+            last = self.day_of_us(state.sessions[-1].last_us)
+            latest = last if latest is None else max(latest, last)
+        if latest is not None:
+            self._set_latest(key, state, self._int(latest))
+        for session in state.sessions:
+            self._count_session(session, 1)
+            session.published = True
 
     # -- reads --------------------------------------------------------------------
     def families(self, ctx: ReadContext, states: Mapping[str, WebState]) -> list[Family]:
@@ -370,7 +418,7 @@ class WebGroup(KpiGroup[WebState]):
         first = ctx.first_day(LONGEST)
         out = []
         for s in state.sessions:
-            if s.counts and first <= s.day <= today:
+            if s.counts and first <= self.day_of_us(s.first_us) <= today:
                 out.append(
                     {
                         "start": from_us(s.first_us).isoformat(),
@@ -383,7 +431,7 @@ class WebGroup(KpiGroup[WebState]):
                         "bounced": s.bounced(self.engaged_ms),
                     }
                 )
-        last = state.events[-1][0] if state.events else None
+        last = state.sessions[-1].last_us if state.sessions else None
         return {
             "last_seen": from_us(last).isoformat() if last is not None else None,
             "sessions_30d": len(out),
@@ -391,10 +439,10 @@ class WebGroup(KpiGroup[WebState]):
         }
 
     def dump(self, state: WebState) -> Any:
-        return {"e": dump_events(state.events)}
+        return dump(state)
 
     def load(self, raw: Any) -> WebState:
-        return WebState(events=load_events(raw.get("e", [])))
+        return load(raw, self.gap_us, self.day_of_us)
 
 
 def _count(by_label: dict[str, Counter[int]], label: str, day: int) -> None:

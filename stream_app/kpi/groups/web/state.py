@@ -1,36 +1,151 @@
 """Per-visitor state of the web group, and its compact stored form.
 
-Persisted: the visitor's web events of the last ``longest window + gap`` days (sorted by
-time, :mod:`stream_app.kpi.groups.web.sessions`). Derived (rebuilt on load): the
-sessions, the latest day, the last page-view day, and ``dirty_from`` (the earliest time
-added since the sessions were last built).
+Persisted, for the last ``longest window + gap`` days of the visitor:
+
+- ``s``: the sessions as summaries (:class:`~stream_app.kpi.groups.web.sessions.Session`),
+  one list each: ``[first_us, last_us - first_us, pageviews, clicks, engaged_ms]``, then for
+  a session with a page view ``entry, entry_us - first_us, entry event id`` and, when the
+  exit is another page view, ``exit, last_us - exit_us, exit event id``;
+- ``f``: the facts the partition's per-event day counts are made of, so that a recovered
+  worker can put them back (page views by path, time on page, scroll, links, answers): one
+  flat list, per event ``head`` (= ``day * 8 + type code``) then its values
+  (:data:`FACT_WIDTH`). Neither the time nor the event id of an event is kept.
+
+Records of earlier versions (``{"e": [...]}``: the visitor's events) still load: the
+sessions and facts are made from the events (:func:`from_events`).
+
+Derived (rebuilt on load): the latest day and the last page-view day.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
-from stream_app.kpi.groups.web.sessions import PAGE_VIEWED, Session, WebEvent
+from stream_app.kpi.groups.web.sessions import (
+    LINK_CLICKED,
+    LINK_SHOWN,
+    PAGE_LEFT,
+    PAGE_VIEWED,
+    SURVEY_ANSWERED,
+    Session,
+    WebEvent,
+    build_sessions,
+)
 
-#: ``dirty_from`` when the sessions are up to date
-CLEAN = 2**63
+#: values after the head of a fact, by type code: a page view its path, a page_left its
+#: engaged_ms and max_scroll_pct, a link its name, an answer its survey and answer
+FACT_WIDTH = {PAGE_VIEWED: 1, PAGE_LEFT: 2, LINK_SHOWN: 1, LINK_CLICKED: 1, SURVEY_ANSWERED: 2}
+_STEP = (2, 3, 2, 2, 3)  # 1 + FACT_WIDTH by code
 
 
-@dataclass(slots=True)
 class WebState:
-    events: list[WebEvent] = field(default_factory=list)
-    sessions: list[Session] = field(default_factory=list)
-    #: calendar day of the latest event (None: no event yet)
-    latest_day: int | None = None
-    #: calendar day of the latest page_viewed (the "unique visitors" day count)
-    pv_day: int | None = None
-    #: sessions must be rebuilt from this time on (CLEAN: they are up to date)
-    dirty_from: int = CLEAN
+    """One visitor: its sessions (sorted by time) and the facts of its events."""
+
+    __slots__ = ("facts", "latest_day", "pv_day", "sessions")
+
+    def __init__(
+        self, sessions: list[Session] | None = None, facts: list[Any] | None = None
+    ) -> None:
+        self.sessions: list[Session] = sessions if sessions is not None else []
+        #: ``head, value[, value]`` per event (see the module's doc)
+        self.facts: list[Any] = facts if facts is not None else []
+        #: calendar day of the latest event (None: no event yet)
+        self.latest_day: int | None = None
+        #: calendar day of the latest page_viewed (the "unique visitors" day count)
+        self.pv_day: int | None = None
+
+
+def iter_facts(facts: list[Any]) -> list[tuple[int, int, int, Any, Any]]:
+    """``(index of the head, day, code, a, b)`` per fact (``b`` None for the one-value
+    types)."""
+    out = []
+    i, n = 0, len(facts)
+    while i < n:
+        day, code = divmod(facts[i], 8)
+        if _STEP[code] == 3:
+            out.append((i, day, code, facts[i + 1], facts[i + 2]))
+        else:
+            out.append((i, day, code, facts[i + 1], None))
+        i += _STEP[code]
+    return out
+
+
+def drop_facts_before(facts: list[Any], day: int) -> bool:
+    """Remove (in place) the facts of days before ``day``; True when some were."""
+    limit = day * 8
+    i, n = 0, len(facts)
+    while i < n:
+        if facts[i] < limit:
+            break
+        i += _STEP[facts[i] & 7]
+    else:
+        return False
+    kept: list[Any] = facts[:i]
+    while i < n:
+        step = _STEP[facts[i] & 7]
+        if facts[i] >= limit:
+            kept.extend(facts[i : i + step])
+        i += step
+    facts[:] = kept
+    return True
+
+
+def dump_sessions(sessions: list[Session]) -> list[list[Any]]:
+    out: list[list[Any]] = []
+    for s in sessions:
+        first = s.first_us
+        row: list[Any] = [first, s.last_us - first, s.pageviews, s.clicks, s.engaged_ms]
+        if s.entry is not None:
+            row += [s.entry, s.entry_us - first, s.entry_eid]
+            if (s.exit_us, s.exit_eid, s.exit) != (s.entry_us, s.entry_eid, s.entry):
+                row += [s.exit, s.last_us - s.exit_us, s.exit_eid]
+        out.append(row)
+    return out
+
+
+def load_sessions(raw: list[list[Any]]) -> list[Session]:
+    out: list[Session] = []
+    for row in raw:
+        first = int(row[0])
+        last = first + int(row[1])
+        s = Session(first, last, int(row[2]), int(row[3]), int(row[4]), published=False)
+        if len(row) > 5:
+            s.entry, s.entry_us, s.entry_eid = str(row[5]), first + int(row[6]), str(row[7])
+            if len(row) > 8:
+                s.exit, s.exit_us, s.exit_eid = str(row[8]), last - int(row[9]), str(row[10])
+            else:
+                s.exit, s.exit_us, s.exit_eid = s.entry, s.entry_us, s.entry_eid
+        out.append(s)
+    out.sort(key=lambda s: s.first_us)
+    return out
+
+
+def dump(state: WebState) -> dict[str, Any]:
+    return {"s": dump_sessions(state.sessions), "f": state.facts}
+
+
+def load(raw: dict[str, Any], gap_us: int, day_of_us: Callable[[int], int]) -> WebState:
+    """A stored visitor: this version's form, or an earlier one's events (``"e"``)."""
+    if "e" in raw and "s" not in raw:
+        return from_events(load_events(raw["e"]), gap_us, day_of_us)
+    return WebState(load_sessions(raw.get("s", [])), list(raw.get("f", [])))
+
+
+def from_events(events: list[WebEvent], gap_us: int, day_of_us: Callable[[int], int]) -> WebState:
+    """The state of a visitor stored as its events (sorted) by an earlier version."""
+    facts: list[Any] = []
+    for us, code, _eid, a, b in events:
+        facts.append(day_of_us(us) * 8 + code)
+        facts.append(a)
+        if _STEP[code] == 3:
+            facts.append(b)
+    return WebState(build_sessions(events, gap_us), facts)
 
 
 def dump_events(events: list[WebEvent]) -> list[list[Any]]:
-    """``[us, code, a, b]`` per event, ``[us, 0, path, event_id]`` for a page view."""
+    """The stored form of earlier versions: ``[us, code, a, b]`` per event, ``[us, 0,
+    path, event_id]`` for a page view (written by tests, to check they still load)."""
     out: list[list[Any]] = []
     for us, code, eid, a, b in events:
         if code == PAGE_VIEWED:
