@@ -22,7 +22,7 @@ from stream_app.kpi.groups.web.sessions import (
     insert,
     resession,
 )
-from stream_app.kpi.groups.web.state import WebState, iter_facts
+from stream_app.kpi.groups.web.state import WebState, iter_facts, unpack
 from stream_app.kpi.settings import KpiSettings
 from tests.helpers import samples
 
@@ -476,6 +476,8 @@ def test_old_events_are_dropped_and_idle_visitors_forgotten() -> None:
     core.ingest(pv("i1", _day(0), visitor="idle"))
     core.settle()
     kept = core.keys["visitor_id"]["busy"].groups["web"]
+    assert kept.packed is not None  # settled: kept in its stored form
+    unpack(kept)
     # days 8 .. 39: the latest day minus 30 + 1 (the gap), one session and one fact each
     assert len(kept.sessions) == 32
     assert [day for _i, day, _code, _a, _b in iter_facts(kept.facts)] == [

@@ -27,7 +27,7 @@ from stream_app.kpi.groups.web.sessions import (
     Session,
     add_event,
 )
-from stream_app.kpi.groups.web.state import WebState, dump, iter_facts, load
+from stream_app.kpi.groups.web.state import WebState, dump, iter_facts, load, unpack
 from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_of, from_us
 
@@ -229,6 +229,8 @@ def test_each_visitor_state_and_the_day_counts_equal_the_reference(
     entries: Counter[tuple[str, int]] = Counter()
     for visitor, evs in by_visitor.items():
         state = core.keys["visitor_id"][visitor].groups["web"]
+        assert state.packed is not None  # settled
+        unpack(state)
         expected = reference_sessions(evs, GAP_US)
         assert [s.key() for s in state.sessions] == expected
         assert all(s.published for s in state.sessions)
@@ -258,6 +260,7 @@ def test_a_session_reaching_into_the_kept_days_stays_whole_and_out_of_the_window
         core.ingest(orjson.dumps({**body, "path": "/"}))
     core.settle()
     state = core.keys["visitor_id"]["bot"].groups["web"]
+    unpack(state)
     (session,) = state.sessions
     assert session.first_us == int(start.timestamp() * 1_000_000)
     assert session.pageviews == 36 * 24 * 3
@@ -286,6 +289,7 @@ def test_records_written_by_main_still_load() -> None:
 
     assert web_lines(core) == fixture["web_exposition"]
     state = core.keys["visitor_id"]["v1"].groups["web"]
+    unpack(state)
     assert [(s.entry, s.exit, s.pageviews, s.clicks) for s in state.sessions] == [
         ("/", "/pricing", 3, 1),  # the late /docs bridged two sessions
         ("/a", "/b", 2, 0),  # equal ts: the smaller event id enters

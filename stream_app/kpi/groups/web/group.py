@@ -56,6 +56,9 @@ from stream_app.kpi.groups.web.state import (
     dump,
     iter_facts,
     load,
+    pack,
+    sessions_of,
+    unpack,
 )
 from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_of, from_us
@@ -128,6 +131,8 @@ class WebGroup(KpiGroup[WebState]):
 
     # -- updates ------------------------------------------------------------------
     def apply(self, key: str, state: WebState, event: Event, day: int) -> None:
+        if state.packed is not None:
+            unpack(state)
         code = CODES[event.type]
         us = event.us
         ints = self._ints
@@ -252,6 +257,7 @@ class WebGroup(KpiGroup[WebState]):
                 if not session.published:
                     self._count_session(session, 1)
                     session.published = True
+            pack(state)
         self._forget_idle()
 
     def _count_session(self, session: Session, sign: int) -> None:
@@ -284,12 +290,13 @@ class WebGroup(KpiGroup[WebState]):
     def forget(self, key: str, state: WebState) -> None:
         """Take a forgotten visitor's sessions and last page view out of the aggregates."""
         self.changed.pop(key, None)
-        for session in state.sessions:
+        for session in sessions_of(state):
             if session.published:
                 self._count_session(session, -1)
         move(self.buckets.visitors, state.pv_day, None)
 
     def attach(self, key: str, state: WebState) -> None:
+        unpack(state)
         facts = state.facts
         latest: int | None = None
         for i, day, code, a, b in iter_facts(facts):
@@ -323,6 +330,7 @@ class WebGroup(KpiGroup[WebState]):
         for session in state.sessions:
             self._count_session(session, 1)
             session.published = True
+        pack(state)
 
     # -- reads --------------------------------------------------------------------
     def families(self, ctx: ReadContext, states: Mapping[str, WebState]) -> list[Family]:
@@ -417,7 +425,8 @@ class WebGroup(KpiGroup[WebState]):
         today = ctx.as_of_day
         first = ctx.first_day(LONGEST)
         out = []
-        for s in state.sessions:
+        sessions = sessions_of(state)
+        for s in sessions:
             if s.counts and first <= self.day_of_us(s.first_us) <= today:
                 out.append(
                     {
@@ -431,7 +440,7 @@ class WebGroup(KpiGroup[WebState]):
                         "bounced": s.bounced(self.engaged_ms),
                     }
                 )
-        last = state.sessions[-1].last_us if state.sessions else None
+        last = sessions[-1].last_us if sessions else None
         return {
             "last_seen": from_us(last).isoformat() if last is not None else None,
             "sessions_30d": len(out),

@@ -22,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import orjson
+
 from stream_app.kpi.groups.web.sessions import (
     LINK_CLICKED,
     LINK_SHOWN,
@@ -39,10 +41,20 @@ FACT_WIDTH = {PAGE_VIEWED: 1, PAGE_LEFT: 2, LINK_SHOWN: 1, LINK_CLICKED: 1, SURV
 _STEP = (2, 3, 2, 2, 3)  # 1 + FACT_WIDTH by code
 
 
-class WebState:
-    """One visitor: its sessions (sorted by time) and the facts of its events."""
+#: ``sessions`` and ``facts`` of a packed state: empty and immutable, so that a use that
+#: forgot to unpack fails loudly instead of changing a list every packed state shares
+_PACKED: Any = ()
 
-    __slots__ = ("facts", "latest_day", "pv_day", "sessions")
+
+class WebState:
+    """One visitor: its sessions (sorted by time) and the facts of its events.
+
+    A visitor that did not change since the last settle (most of them, most of the time)
+    is *packed*: its sessions and facts are kept as their stored form (orjson bytes, a
+    third of the objects' size) in ``packed``, and unpacked by its next change or read
+    (:func:`unpack`)."""
+
+    __slots__ = ("facts", "latest_day", "packed", "pv_day", "sessions")
 
     def __init__(
         self, sessions: list[Session] | None = None, facts: list[Any] | None = None
@@ -54,6 +66,32 @@ class WebState:
         self.latest_day: int | None = None
         #: calendar day of the latest page_viewed (the "unique visitors" day count)
         self.pv_day: int | None = None
+        #: the stored form of ``sessions`` and ``facts`` while packed (None: unpacked)
+        self.packed: bytes | None = None
+
+
+def pack(state: WebState) -> None:
+    """Keep a settled visitor's sessions (all published) and facts as their stored form."""
+    if state.packed is None:
+        # an exact-size copy: orjson's own bytes keep its 4 KiB output buffer
+        state.packed = bytes(memoryview(orjson.dumps(dump(state))))
+        state.sessions = state.facts = _PACKED
+
+
+def sessions_of(state: WebState) -> list[Session]:
+    """The sessions of a packed or unpacked state (a packed one stays packed)."""
+    if state.packed is None:
+        return state.sessions
+    return load_sessions(orjson.loads(state.packed)["s"], published=True)
+
+
+def unpack(state: WebState) -> None:
+    """Undo :func:`pack` (the sessions come back published)."""
+    if state.packed is not None:
+        raw = orjson.loads(state.packed)
+        state.packed = None
+        state.sessions = load_sessions(raw["s"], published=True)
+        state.facts = raw["f"]
 
 
 def iter_facts(facts: list[Any]) -> list[tuple[int, int, int, Any, Any]]:
@@ -104,12 +142,12 @@ def dump_sessions(sessions: list[Session]) -> list[list[Any]]:
     return out
 
 
-def load_sessions(raw: list[list[Any]]) -> list[Session]:
+def load_sessions(raw: list[list[Any]], published: bool = False) -> list[Session]:
     out: list[Session] = []
     for row in raw:
         first = int(row[0])
         last = first + int(row[1])
-        s = Session(first, last, int(row[2]), int(row[3]), int(row[4]), published=False)
+        s = Session(first, last, int(row[2]), int(row[3]), int(row[4]), published=published)
         if len(row) > 5:
             s.entry, s.entry_us, s.entry_eid = str(row[5]), first + int(row[6]), str(row[7])
             if len(row) > 8:
@@ -122,6 +160,9 @@ def load_sessions(raw: list[list[Any]]) -> list[Session]:
 
 
 def dump(state: WebState) -> dict[str, Any]:
+    if state.packed is not None:
+        raw: dict[str, Any] = orjson.loads(state.packed)
+        return raw
     return {"s": dump_sessions(state.sessions), "f": state.facts}
 
 
