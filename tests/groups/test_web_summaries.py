@@ -11,6 +11,7 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import orjson
 from hypothesis import HealthCheck, given, settings
@@ -18,6 +19,7 @@ from hypothesis import strategies as st
 
 from stream_app.exposition import render
 from stream_app.kpi.core import PartitionCore
+from stream_app.kpi.groups.web import group as group_module
 from stream_app.kpi.groups.web.group import WebGroup
 from stream_app.kpi.groups.web.sessions import (
     CODES,
@@ -176,13 +178,14 @@ def web_events(draw: st.DrawFn) -> list[bytes]:
     out = []
     for i in range(n):
         kind = draw(st.sampled_from([*CODES, "page_viewed"]))
+        visitor = draw(st.sampled_from(["v1", "v2", "v3"]))
         minute = draw(st.one_of(st.integers(0, 3000), st.sampled_from([0, 29, 30, 31, 60])))
         second = draw(st.sampled_from([0, 0, 1, 59]))
         body: dict[str, Any] = {
             "event_id": draw(st.sampled_from(["p", "q", "r"])) + str(i),
             "type": kind,
             "ts": (BASE + timedelta(minutes=minute, seconds=second)).isoformat(),
-            "visitor_id": draw(st.sampled_from(["v1", "v2"])),
+            "visitor_id": visitor,
         }
         if kind in ("page_viewed", "page_left"):
             body["path"] = draw(st.sampled_from(["/", "/pricing", "/docs"]))
@@ -207,18 +210,26 @@ def _as_ev(raw: bytes) -> tuple[str, Ev]:
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(web_events(), st.randoms(use_true_random=False), st.lists(st.integers(0, 40)))
+@given(
+    web_events(),
+    st.randoms(use_true_random=False),
+    st.lists(st.integers(0, 40)),
+    st.sampled_from([1, 2, group_module.HOT_VISITORS]),
+)
 def test_each_visitor_state_and_the_day_counts_equal_the_reference(
-    events: list[bytes], rnd: random.Random, cuts: list[int]
+    events: list[bytes], rnd: random.Random, cuts: list[int], hot: int
 ) -> None:
+    """... with batch boundaries anywhere, and visitors settled early (past ``hot``
+    changed visitors, the one changed first is settled and packed at once)."""
     arrivals = [*events, *rnd.choices(events, k=len(events) // 2)]  # copies: deduplicated
     rnd.shuffle(arrivals)
     core = PartitionCore(KpiSettings())
-    for i, raw in enumerate(arrivals):
-        core.ingest(raw)
-        if i in cuts:
-            core.settle()
-    core.settle()
+    with mock.patch.object(group_module, "HOT_VISITORS", hot):
+        for i, raw in enumerate(arrivals):
+            core.ingest(raw)
+            if i in cuts:
+                core.settle()
+        core.settle()
     group = core.group("web")
     assert isinstance(group, WebGroup)
     by_visitor: dict[str, list[Ev]] = {}

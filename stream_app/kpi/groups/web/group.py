@@ -66,6 +66,10 @@ from stream_app.timeutil import day_of, from_us
 WINDOWS = (1, 7, 30)
 LONGEST = 30
 SURVEY_ANSWERS_FIXED = {"task_completion": ("no", "yes")}
+#: visitors kept unpacked between two settles at most: past it, the one changed first is
+#: settled and packed at once (memory stays bounded whatever the batch size; replay
+#: settles only at its end)
+HOT_VISITORS = 4096
 _QUARTER_US = 900_000_000  # every UTC offset in use is a multiple of 15 minutes
 
 
@@ -135,11 +139,6 @@ class WebGroup(KpiGroup[WebState]):
             unpack(state)
         code = CODES[event.type]
         us = event.us
-        ints = self._ints
-        shared = ints.get(day)
-        if shared is None:
-            shared = self._int(day)
-        day = shared
         eid = ""
         b: Any = None
         if code == PAGE_VIEWED:
@@ -157,7 +156,7 @@ class WebGroup(KpiGroup[WebState]):
             pv_day = state.pv_day
             if pv_day is None or day > pv_day:
                 move(self.buckets.visitors, pv_day, day)
-                state.pv_day = day
+                state.pv_day = self._int(day)
         elif code == PAGE_LEFT:
             a, b = event.engaged_ms, event.max_scroll_pct
             self._leave(day, a, b)
@@ -170,20 +169,36 @@ class WebGroup(KpiGroup[WebState]):
             b = event.answer if label is OTHER else label
         latest = state.latest_day
         if latest is None or day > latest:
-            self._set_latest(key, state, day)
+            self._set_latest(key, state, self._int(day))
         elif day < latest - self.keep_days:
+            self._changed(key, state)  # unpacked: packed again by the next settle
             return  # counted on its day; too old to matter to any session of a window
-        head = day * 8 + code
-        shared = ints.get(head)
         facts = state.facts
-        facts.append(shared if shared is not None else self._int(head))
-        facts.append(a)
-        if b is not None:  # page_left and visit_survey_answered: two values
-            facts.append(b)
-        removed = add_event(state.sessions, us, code, eid, a, self.gap_us)
-        if removed:
-            self.removed.extend(removed)
-        self.changed[key] = state
+        if b is None:
+            facts += (day * 8 + code, a)
+        else:  # page_left and visit_survey_answered: two values
+            facts += (day * 8 + code, a, b)
+        sessions = state.sessions
+        last = sessions[-1] if sessions else None
+        if last is not None and last.last_us <= us <= last.last_us + self.gap_us:
+            # the usual case: the visitor's latest event, within the gap of its last session
+            if last.published:
+                self.removed.append(last)
+                last = sessions[-1] = last.copy()
+            last.add(us, code, eid, a)
+        else:
+            removed = add_event(sessions, us, code, eid, a, self.gap_us)
+            if removed:
+                self.removed.extend(removed)
+        if key not in self.changed:
+            self._changed(key, state)
+
+    def _changed(self, key: str, state: WebState) -> None:
+        changed = self.changed
+        changed[key] = state
+        if len(changed) > HOT_VISITORS:  # settle the visitor changed first
+            first = next(iter(changed))
+            self._publish(changed.pop(first))
 
     def _leave(self, day: int, engaged_ms: int, scroll: int) -> None:
         b = self.buckets
@@ -253,12 +268,16 @@ class WebGroup(KpiGroup[WebState]):
             self._count_session(session, -1)
         changed, self.changed = self.changed, {}
         for state in changed.values():
-            for session in state.sessions:
-                if not session.published:
-                    self._count_session(session, 1)
-                    session.published = True
-            pack(state)
+            self._publish(state)
         self._forget_idle()
+
+    def _publish(self, state: WebState) -> None:
+        """Put a changed visitor's new sessions into the day counts, and pack it."""
+        for session in state.sessions:
+            if not session.published:
+                self._count_session(session, 1)
+                session.published = True
+        pack(state)
 
     def _count_session(self, session: Session, sign: int) -> None:
         """Add (1) or take back (-1) a session's figures to the day of its first event."""
