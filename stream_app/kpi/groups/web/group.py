@@ -1,22 +1,28 @@
 """The web group: visitors, page views, sessions, bounce, pages per session, entry and exit
 pages, time on page, scroll depth, click-through and visit surveys (docs/kpis.md#group-web).
 
-State per visitor (:class:`WebState`): the visitor's web events of the last
-``30 + ceil(gap)`` days, sorted by event time, and the sessions derived from them. Event
-time alone decides sessions, so any arrival order of the same events gives the same
-sessions (a late event within the gap of two sessions merges them).
+State per visitor (:class:`WebState`), over the last ``30 + ceil(gap)`` days: its sessions
+as mergeable summaries (:mod:`stream_app.kpi.groups.web.sessions`: an event joins the
+sessions within the gap of its time, bridging two when it is within the gap of both, so
+any arrival order of the same events gives the same sessions), and the facts of its
+events (day, type and fields, no time or event id) from which a recovered worker puts the
+per-event day counts back. A visitor not changed since the last settle is kept packed (its
+stored form, :func:`stream_app.kpi.groups.web.state.pack`).
 
 Partition aggregates (:class:`WebBuckets`): counts by calendar day. Per-event figures
 (page views, time on page, scroll, links, answers) are added when an event is applied;
-session figures are moved when a visitor's sessions change, in :meth:`WebGroup.settle`
-(once per batch, only for the visitors changed since, and only from the first session
-the new events can touch). A read sums day counts and never visits a visitor.
+session figures when a visitor's sessions change, in :meth:`WebGroup.settle` (once per
+batch, or earlier for the visitor changed first once :data:`HOT_VISITORS` are changed):
+a new or changed session is *published* (its figures added to its day), a published one
+is never changed in place but replaced, and the figures of the one replaced are taken
+back. A read sums day counts and never visits a visitor.
 
-Bounded: events older than the visitor's latest day minus ``30 + ceil(gap)`` days are
-dropped, and a visitor whose latest event is that much older than the partition's latest
-web event is forgotten (its key leaves the core). Neither can change a 30-day window read
-as of a time on or after those latest days: whatever is dropped is more than the gap
-before the window starts.
+Bounded: facts older than the visitor's latest day minus ``30 + ceil(gap)`` days are
+dropped, with the sessions that end before them (a session that goes on into the kept
+days stays whole), and a visitor whose latest event is that much older than the
+partition's latest web event is forgotten (its key leaves the core). Neither can change a
+30-day window read as of a time on or after those latest days: whatever is dropped is
+more than the gap before the window starts, and a session kept whole has its day there.
 """
 
 from __future__ import annotations
@@ -69,7 +75,7 @@ SURVEY_ANSWERS_FIXED = {"task_completion": ("no", "yes")}
 #: visitors kept unpacked between two settles at most: past it, the one changed first is
 #: settled and packed at once (memory stays bounded whatever the batch size; replay
 #: settles only at its end)
-HOT_VISITORS = 4096
+HOT_VISITORS = 16384
 _QUARTER_US = 900_000_000  # every UTC offset in use is a multiple of 15 minutes
 
 
@@ -316,28 +322,18 @@ class WebGroup(KpiGroup[WebState]):
 
     def attach(self, key: str, state: WebState) -> None:
         unpack(state)
-        facts = state.facts
         latest: int | None = None
-        for i, day, code, a, b in iter_facts(facts):
-            facts[i] = self._int(facts[i])
+        for _i, day, code, a, b in iter_facts(state.facts):
             if code == PAGE_VIEWED:
-                label = self.paths.fold(a)
-                self.buckets.pageviews.add(label, day)
-                if label is not OTHER:
-                    facts[i + 1] = label
+                self.buckets.pageviews.add(self.paths.fold(a), day)
                 if state.pv_day is None or day > state.pv_day:
                     state.pv_day = self._int(day)
             elif code == PAGE_LEFT:
                 self._leave(day, a, b)
             elif code in (LINK_SHOWN, LINK_CLICKED):
-                label = self._link(code, a, day)
-                if label is not OTHER:
-                    facts[i + 1] = label
+                self._link(code, a, day)
             elif code == SURVEY_ANSWERED:
-                facts[i + 1] = survey = self._name(a)
-                label = self._answer(survey, b, day)
-                if label is not OTHER:
-                    facts[i + 2] = label
+                self._answer(self._name(a), b, day)
             if latest is None or day > latest:
                 latest = day
         move(self.buckets.visitors, None, state.pv_day)
