@@ -21,7 +21,7 @@ from stream_app.generator import GeneratorConfig, generate_history, topic_role
 from stream_app.kpi.core import PartitionCore
 from stream_app.settings import Settings
 from stream_app.worker.routing import contract_partition
-from stream_app.worker.state import PartitionStates, Write, decode, encode
+from stream_app.worker.state import LZ4_TAG, PartitionStates, Write, decode, encode
 
 PARTITIONS = 4
 END = datetime(2026, 6, 1, 12, tzinfo=UTC)
@@ -151,4 +151,9 @@ def test_records_of_earlier_versions_load(old_encoding: Any, first_byte: bytes) 
 
 def test_encode_round_trip() -> None:
     record = {"p": 2, "g": {"usage": {"u1": [1, 2, 3]}}, "s": "é" * 300}
-    assert decode(encode(record)) == record
+    raw = encode(record)
+    assert raw[:1] == LZ4_TAG and len(raw) < len(orjson.dumps(record))
+    assert decode(raw) == record
+    # a record written by v1.1 (zlib level 1 of its JSON), as bytes
+    v11 = bytes.fromhex("7801ab562a50b232d051ca57b2aa562a28ca4f294d2e51b23231acad050065f9080c")
+    assert decode(v11) == {"p": 0, "o": {"product": 41}}

@@ -10,7 +10,7 @@ holds what a retained partition had, the worker empties it and makes Faust read 
 changelog partition from its start again at each rebalance (:meth:`forget_store`, called
 on revocation), instead of only the records written since the last recovery.
 
-Record layout in the table (zlib-compressed JSON): ``<key field>:<key>`` (e.g.
+Record layout in the table (LZ4-compressed JSON, :func:`encode`): ``<key field>:<key>`` (e.g.
 ``account_id:acme``, :func:`stream_app.kpi.core.store_key`) -> that key's record,
 ``m:<partition>`` -> partition meta (rejections, handled offsets). A batch writes its
 changed keys first and the meta last, to the same changelog partition, so a recovered
@@ -24,6 +24,7 @@ import zlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import cramjam
 import orjson
 
 from stream_app.kpi.core import PartitionCore
@@ -37,16 +38,31 @@ META_PREFIX = b"m:"
 Write = tuple[int, bytes, bytes | None]  # (changelog partition, key, value; None: delete)
 
 
+#: first byte of a record in the current format: LZ4 (block, uncompressed size stored) of
+#: the record's JSON. Earlier formats, still read: zlib of the JSON (first byte 0x78, up
+#: to v1.1) and plain JSON (``{``).
+LZ4_TAG = b"\x04"
+ZLIB_TAG = b"\x78"
+
+
 def encode(record: Mapping[str, Any]) -> bytes:
-    """A record as kept in the store and the changelog: zlib-compressed JSON (level 1;
-    account records shrink ~3x, and the copy is exact-size, where orjson's own output
-    keeps a ~32 KB buffer)."""
-    return zlib.compress(orjson.dumps(record), 1)
+    """A record as written to the changelog: LZ4-compressed JSON behind :data:`LZ4_TAG`
+    (account records shrink ~1.4x; ~5x cheaper to write than zlib level 1, which costs
+    ~40 us a record, and ~2x cheaper to read back)."""
+    return LZ4_TAG + bytes(cramjam.lz4.compress_block(orjson.dumps(record)))
 
 
 def decode(raw: bytes) -> dict[str, Any]:
-    """Inverse of :func:`encode`; plain JSON (records written before compression) too."""
-    record: dict[str, Any] = orjson.loads(zlib.decompress(raw) if raw[:1] == b"\x78" else raw)
+    """Inverse of :func:`encode`; the earlier formats (zlib-compressed JSON, plain JSON)
+    too."""
+    first = raw[:1]
+    if first == LZ4_TAG:
+        data: Any = cramjam.lz4.decompress_block(memoryview(raw)[1:])
+    elif first == ZLIB_TAG:
+        data = zlib.decompress(raw)
+    else:
+        data = raw
+    record: dict[str, Any] = orjson.loads(memoryview(data) if first == LZ4_TAG else data)
     return record
 
 
