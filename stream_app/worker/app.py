@@ -31,6 +31,7 @@ from stream_app.worker.broker_auth import broker_credentials
 from stream_app.worker.deadletter import dead_letter_headers
 from stream_app.worker.fetch_errors import REASONS, RETRY_S, FetchError
 from stream_app.worker.lag import ConsumerLagCollector
+from stream_app.worker.memory import Trimmer, tune_allocator
 from stream_app.worker.outage_log import watch_broker_outages
 from stream_app.worker.outbox import publish_outbox
 from stream_app.worker.partitions import mismatch_message
@@ -175,6 +176,7 @@ class KpiWorker:
         self.on_fatal: Callable[[str], None] | None = None
         self.handled = 0  # messages of source topics accounted for (any outcome)
         self._touched: set[int] = set()  # partitions changed since the last flush_state
+        self.trimmer = Trimmer()  # returns freed memory now and then (memory.py)
         self.first_batch_at: float | None = None
         self.last_batch_at: float | None = None
         self.registry.register(KpiCollector(self.states.owned, utc_now))
@@ -249,6 +251,7 @@ class KpiWorker:
             self.check_partitions()
             self.states.assign(self._owned_partitions())
             self.metrics.partitions.set(len(self.states.cores))
+            self.trimmer.maybe(force=True)  # the store's staged records are freed
 
         @app.on_partitions_assigned.connect  # type: ignore[arg-type]
         async def _assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
@@ -471,6 +474,7 @@ class KpiWorker:
             await producer.send(changelog, key, value, partition, None, None)
         self.metrics.records_written.inc(len(writes))
         self.metrics.flushes.inc()
+        self.trimmer.maybe()
 
 
 def build_worker(settings: Settings, registry: CollectorRegistry | None = None) -> KpiWorker:
@@ -479,6 +483,7 @@ def build_worker(settings: Settings, registry: CollectorRegistry | None = None) 
     # aiokafka logs every produced record at DEBUG: a cost per changelog record even when
     # no handler prints it
     logging.getLogger("aiokafka").setLevel(logging.INFO)
+    tune_allocator()  # freed fetch buffers go back to the system (memory.py)
     worker = KpiWorker(settings, registry)
     # a broker outage: one warning, reminders, one line when it is back (not hundreds
     # of aiokafka reconnect errors)
