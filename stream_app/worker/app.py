@@ -191,6 +191,11 @@ class KpiWorker:
             broker=s.broker,
             broker_credentials=broker_credentials(s),
             store="memory://",
+            # no standby copies of other workers' state: with the memory store a standby
+            # partition that becomes active is read again from the changelog's start anyway
+            # (the store keeps no offsets), so a standby was only a second reader of every
+            # changelog record, each through Faust's per-message path, and memory
+            table_standby_replicas=0,
             datadir=s.data_dir,
             autodiscover=False,
             topic_partitions=s.partitions,
