@@ -157,3 +157,23 @@ def test_encode_round_trip() -> None:
     # a record written by v1.1 (zlib level 1 of its JSON), as bytes
     v11 = bytes.fromhex("7801ab562a50b232d051ca57b2aa562a28ca4f294d2e51b23231acad050065f9080c")
     assert decode(v11) == {"p": 0, "o": {"product": 41}}
+
+
+def test_a_revocation_makes_recovery_read_every_changelog_partition_again() -> None:
+    """The store keeps nothing a core holds, so Faust must not resume a changelog
+    partition from the offset it last recovered (it would load only the later records)."""
+    from faust.types import TP
+
+    from stream_app.worker.app import KpiWorker
+
+    worker = KpiWorker(Settings(broker="kafka://127.0.0.1:1"))  # built, never started
+    recovery = worker.app.tables.recovery  # type: ignore[attr-defined]
+    changelog = worker.table.changelog_topic.get_topic_name()
+    recovery.active_offsets[TP(changelog, 0)] = 41
+    recovery.standby_offsets[TP(changelog, 1)] = 5
+    recovery.active_offsets[TP("another-table-changelog", 0)] = 3
+    recover(worker.states.store, [(2, b"account_id:acme", encode({"p": 2}))])
+    worker.reread_changelog()
+    assert dict(recovery.active_offsets) == {TP("another-table-changelog", 0): 3}
+    assert not recovery.standby_offsets
+    assert not worker.states.store.data and not worker.states.store._key_partition
