@@ -31,6 +31,7 @@ from stream_app.worker.broker_auth import broker_credentials
 from stream_app.worker.deadletter import dead_letter_headers
 from stream_app.worker.fetch_errors import REASONS, RETRY_S, FetchError
 from stream_app.worker.lag import ConsumerLagCollector
+from stream_app.worker.memory import Trimmer, tune_allocator
 from stream_app.worker.outage_log import watch_broker_outages
 from stream_app.worker.outbox import publish_outbox
 from stream_app.worker.partitions import mismatch_message
@@ -175,6 +176,7 @@ class KpiWorker:
         self.on_fatal: Callable[[str], None] | None = None
         self.handled = 0  # messages of source topics accounted for (any outcome)
         self._touched: set[int] = set()  # partitions changed since the last flush_state
+        self.trimmer = Trimmer()  # returns freed memory now and then (memory.py)
         self.first_batch_at: float | None = None
         self.last_batch_at: float | None = None
         self.registry.register(KpiCollector(self.states.owned, utc_now))
@@ -189,6 +191,11 @@ class KpiWorker:
             broker=s.broker,
             broker_credentials=broker_credentials(s),
             store="memory://",
+            # no standby copies of other workers' state: with the memory store a standby
+            # partition that becomes active is read again from the changelog's start anyway
+            # (the store keeps no offsets), so a standby was only a second reader of every
+            # changelog record, each through Faust's per-message path, and memory
+            table_standby_replicas=0,
             datadir=s.data_dir,
             autodiscover=False,
             topic_partitions=s.partitions,
@@ -249,6 +256,7 @@ class KpiWorker:
             self.check_partitions()
             self.states.assign(self._owned_partitions())
             self.metrics.partitions.set(len(self.states.cores))
+            self.trimmer.maybe(force=True)  # the store's staged records are freed
 
         @app.on_partitions_assigned.connect  # type: ignore[arg-type]
         async def _assigned(sender: Any, assigned: set[TP], **_: Any) -> None:
@@ -258,6 +266,7 @@ class KpiWorker:
         async def _revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
             self.states.revoke(tp.partition for tp in revoked if tp.topic in self.topic_roles)
             self.metrics.partitions.set(len(self.states.cores))
+            self.reread_changelog()
 
         @app.page("/progress")
         async def progress(web: Any, request: Any) -> Any:
@@ -270,6 +279,19 @@ class KpiWorker:
 
         # /accounts/{account_id}, /accounts
         register_api(app, self.table, self.states, self.settings.partitions)
+
+    def reread_changelog(self) -> None:
+        """At a revocation: empty the state store and make Faust's next recovery read
+        every changelog partition of the state table from its start. The store holds no
+        copy of what the cores hold (:mod:`stream_app.worker.state`), so the records Faust
+        would otherwise skip (those before the offset it last recovered) are needed again
+        for every partition whose core is dropped and loaded anew."""
+        changelog = self.table.changelog_topic.get_topic_name()
+        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
+        for tp in {*recovery.active_offsets, *recovery.standby_offsets}:
+            if tp.topic == changelog:
+                recovery.revoke(tp)
+        self.states.forget_store()
 
     def progress(self) -> dict[str, Any]:
         """Cheap progress figures (no KPI reads): for benchmarks and readiness checks."""
@@ -457,6 +479,7 @@ class KpiWorker:
             await producer.send(changelog, key, value, partition, None, None)
         self.metrics.records_written.inc(len(writes))
         self.metrics.flushes.inc()
+        self.trimmer.maybe()
 
 
 def build_worker(settings: Settings, registry: CollectorRegistry | None = None) -> KpiWorker:
@@ -465,6 +488,7 @@ def build_worker(settings: Settings, registry: CollectorRegistry | None = None) 
     # aiokafka logs every produced record at DEBUG: a cost per changelog record even when
     # no handler prints it
     logging.getLogger("aiokafka").setLevel(logging.INFO)
+    tune_allocator()  # freed fetch buffers go back to the system (memory.py)
     worker = KpiWorker(settings, registry)
     # a broker outage: one warning, reminders, one line when it is back (not hundreds
     # of aiokafka reconnect errors)

@@ -1,0 +1,179 @@
+"""The worker's state store (``stream_app/worker/state.py``), without Kafka: a state flush
+writes the changelog only (no copy in the Faust store), recovery through Faust's own memory
+store loads every partition exactly and leaves the store empty, and records written by
+earlier versions (zlib-compressed JSON, plain JSON) still load."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
+from typing import Any
+
+import faust
+import orjson
+import pytest
+
+from stream_app.contract import TOPIC_BY_ROLE
+from stream_app.exposition import render
+from stream_app.generator import GeneratorConfig, generate_history, topic_role
+from stream_app.kpi.core import PartitionCore
+from stream_app.settings import Settings
+from stream_app.worker.routing import contract_partition
+from stream_app.worker.state import LZ4_TAG, PartitionStates, Write, decode, encode
+
+PARTITIONS = 4
+END = datetime(2026, 6, 1, 12, tzinfo=UTC)
+AS_OF = END + timedelta(minutes=5)
+
+
+def memory_store() -> Any:
+    """Faust's own memory store of a state table like the worker's (app not started)."""
+    app = faust.App("test-worker-state", store="memory://", autodiscover=False)
+    table = app.Table("cs-state", key_type=bytes, value_type=bytes, partitions=PARTITIONS)
+    return table.data
+
+
+def recover(store: Any, writes: Iterable[Write]) -> None:
+    """What Faust's changelog recovery does with the records read back: events of the
+    changelog applied to the store with ``apply_changelog_batch``."""
+    events = [
+        SimpleNamespace(key=k, value=v, message=SimpleNamespace(value=v, partition=p))
+        for p, k, v in writes
+    ]
+    store.apply_changelog_batch(events, to_key=lambda k: k, to_value=lambda v: v)
+
+
+def messages(seed: int) -> dict[tuple[str, int], list[tuple[bytes, bytes, int]]]:
+    """Generated events (every topic, web visits too) as (value, key, offset) messages per
+    (topic role, contract partition)."""
+    cfg = GeneratorConfig(
+        seed=seed, accounts=12, days=6, end=END, duplicate_ratio=0.02, web_app_visits=3.0
+    )
+    out: dict[tuple[str, int], list[tuple[bytes, bytes, int]]] = {}
+    for event in generate_history(cfg):
+        role = topic_role(event)
+        key = str(event.get(TOPIC_BY_ROLE[role].key, "")).encode()
+        batch = out.setdefault((role, contract_partition(key, PARTITIONS)), [])
+        batch.append((orjson.dumps(event), key, len(batch)))
+    return out
+
+
+def feed(states: PartitionStates, batches: Mapping[tuple[str, int], Sequence[Any]]) -> None:
+    now = AS_OF.timestamp()
+    for (role, partition), msgs in sorted(batches.items()):
+        states.core(partition).ingest_batch(msgs, role, now=now)
+
+
+def reference(batches: Mapping[tuple[str, int], Sequence[Any]]) -> bytes:
+    cores = [PartitionCore(Settings(), p) for p in range(PARTITIONS)]
+    now = AS_OF.timestamp()
+    for (role, partition), msgs in sorted(batches.items()):
+        cores[partition].ingest_batch(msgs, role, now=now)
+    return render(cores, AS_OF)
+
+
+def test_flush_writes_the_changelog_only_and_recovery_is_exact() -> None:
+    batches = messages(seed=3)
+    assert {role for role, _ in batches} >= {"product", "billing", "web"}
+    live_store = memory_store()
+    live = PartitionStates(Settings(), live_store)
+    live.assign(range(PARTITIONS))
+    half = {k: v[: len(v) // 2] for k, v in batches.items()}
+    rest = {k: v[len(v) // 2 :] for k, v in batches.items()}
+    feed(live, half)
+    changelog = live.persist(range(PARTITIONS))
+    feed(live, rest)
+    changelog += live.persist(range(PARTITIONS))  # keys written twice: the last one wins
+    assert len(changelog) > 50
+    assert not live_store.data and not live_store._key_partition  # no copy of the state
+    assert render(live.owned(), AS_OF) == reference(batches)
+
+    restarted_store = memory_store()
+    recover(restarted_store, changelog)
+    assert len(restarted_store.data) > 20
+    restarted = PartitionStates(Settings(), restarted_store)
+    restarted.assign(range(PARTITIONS))
+    assert render(restarted.owned(), AS_OF) == reference(batches)
+    assert not restarted_store.data and not restarted_store._key_partition
+
+
+def test_a_partition_loaded_later_keeps_its_records_until_then() -> None:
+    batches = messages(seed=4)
+    live = PartitionStates(Settings(), memory_store())
+    feed(live, batches)
+    changelog = live.persist(range(PARTITIONS))
+    store = memory_store()
+    recover(store, changelog)
+    states = PartitionStates(Settings(), store)
+    states.assign([0, 1])
+    left = {store._key_partition[k] for k in store.data}
+    assert left == {2, 3}  # partitions 0 and 1 are in their cores, no longer in the store
+    states.core(2)  # a batch of a partition not assigned yet: loaded on demand
+    assert {store._key_partition[k] for k in store.data} == {3}
+    states.assign(range(PARTITIONS))
+    assert not store.data
+    assert render(states.owned(), AS_OF) == reference(batches)
+
+
+def test_forget_store_empties_it_for_a_full_reread() -> None:
+    live = PartitionStates(Settings(), memory_store())
+    feed(live, messages(seed=5))
+    store = memory_store()
+    recover(store, live.persist(range(PARTITIONS)))
+    states = PartitionStates(Settings(), store)
+    assert store.data
+    states.forget_store()
+    assert not store.data and not store._key_partition
+
+
+@pytest.mark.parametrize(
+    ("old_encoding", "first_byte"),
+    [
+        pytest.param(lambda r: zlib.compress(orjson.dumps(r), 1), b"x", id="zlib-json (v1.1)"),
+        pytest.param(orjson.dumps, b"{", id="plain json (before compression)"),
+    ],
+)
+def test_records_of_earlier_versions_load(old_encoding: Any, first_byte: bytes) -> None:
+    batches = messages(seed=6)
+    live = PartitionStates(Settings(), memory_store())
+    feed(live, batches)
+    changelog = live.persist(range(PARTITIONS))
+    old = [(p, k, None if v is None else old_encoding(decode(v))) for p, k, v in changelog]
+    assert all(v is None or v[:1] == first_byte for _, _, v in old)
+    store = memory_store()
+    recover(store, old)
+    states = PartitionStates(Settings(), store)
+    states.assign(range(PARTITIONS))
+    assert render(states.owned(), AS_OF) == reference(batches)
+
+
+def test_encode_round_trip() -> None:
+    record = {"p": 2, "g": {"usage": {"u1": [1, 2, 3]}}, "s": "é" * 300}
+    raw = encode(record)
+    assert raw[:1] == LZ4_TAG and len(raw) < len(orjson.dumps(record))
+    assert decode(raw) == record
+    # a record written by v1.1 (zlib level 1 of its JSON), as bytes
+    v11 = bytes.fromhex("7801ab562a50b232d051ca57b2aa562a28ca4f294d2e51b23231acad050065f9080c")
+    assert decode(v11) == {"p": 0, "o": {"product": 41}}
+
+
+def test_a_revocation_makes_recovery_read_every_changelog_partition_again() -> None:
+    """The store keeps nothing a core holds, so Faust must not resume a changelog
+    partition from the offset it last recovered (it would load only the later records)."""
+    from faust.types import TP
+
+    from stream_app.worker.app import KpiWorker
+
+    worker = KpiWorker(Settings(broker="kafka://127.0.0.1:1"))  # built, never started
+    recovery = worker.app.tables.recovery  # type: ignore[attr-defined]
+    changelog = worker.table.changelog_topic.get_topic_name()
+    recovery.active_offsets[TP(changelog, 0)] = 41
+    recovery.standby_offsets[TP(changelog, 1)] = 5
+    recovery.active_offsets[TP("another-table-changelog", 0)] = 3
+    recover(worker.states.store, [(2, b"account_id:acme", encode({"p": 2}))])
+    worker.reread_changelog()
+    assert dict(recovery.active_offsets) == {TP("another-table-changelog", 0): 3}
+    assert not recovery.standby_offsets
+    assert not worker.states.store.data and not worker.states.store._key_partition
