@@ -20,6 +20,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from stream_app import compiled
 from stream_app.contract import TOPIC_BY_ROLE, Rejection
 from stream_app.exposition import KpiCollector
 from stream_app.kpi.core import Outcome
@@ -466,6 +467,7 @@ def build_worker(settings: Settings, registry: CollectorRegistry | None = None) 
     # no handler prints it
     logging.getLogger("aiokafka").setLevel(logging.INFO)
     worker = KpiWorker(settings, registry)
+    log.info("KPI core: %s", compiled.active())  # the mypyc build or the pure-Python path
     # a broker outage: one warning, reminders, one line when it is back (not hundreds
     # of aiokafka reconnect errors)
     watch_broker_outages(worker.app, settings.broker)
