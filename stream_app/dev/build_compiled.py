@@ -105,7 +105,6 @@ def build(root: Path) -> float:
 
     start = time.monotonic()
     digest, sources, watched = build_key(root)
-    root.joinpath(BUILD_DIR).parent.mkdir(exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".compiled-", dir=root))
     try:
         cwd = os.getcwd()
@@ -116,9 +115,9 @@ def build(root: Path) -> float:
             )
             dist = Distribution({"name": GROUP, "ext_modules": extensions})
             cmd = dist.get_command_obj("build_ext")
-            cmd.build_lib = str(work / "lib")  # type: ignore[attr-defined]
-            cmd.build_temp = str(work / "obj")  # type: ignore[attr-defined]
-            cmd.parallel = os.cpu_count() or 1  # type: ignore[attr-defined]
+            cmd.build_lib = str(work / "lib")
+            cmd.build_temp = str(work / "obj")
+            cmd.parallel = os.cpu_count() or 1
             dist.run_command("build_ext")
         finally:
             os.chdir(cwd)

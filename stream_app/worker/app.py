@@ -279,6 +279,7 @@ class KpiWorker:
             "first_batch_at": self.first_batch_at,
             "last_batch_at": self.last_batch_at,
             "partitions": sorted(self.states.cores),
+            "core": compiled.active(),  # compiled (mypyc) or pure Python (why)
         }
 
     def _owned_partitions(self) -> set[int]:
