@@ -19,8 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from stream_app.compiled import BUILD_DIR, MANIFEST, PURE_ENV, ROOT
-from stream_app.dev.build_compiled import compiler_missing, up_to_date
+from stream_app.compiled import BUILD_DIR, MANIFEST, PURE_ENV, ROOT, compiled_sources
+from stream_app.dev import build_compiled
+from stream_app.dev.build_compiled import compiler_missing, dependencies, up_to_date
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl
 from stream_app.kpi.registry import GROUP_CLASSES
 
@@ -165,3 +166,27 @@ def test_a_build_for_another_interpreter_is_not_loaded(checkout: Path) -> None:
     assert group.endswith("group.py")
     assert active == "pure Python (the compiled build is for another interpreter)"
     assert err == ""
+
+
+def test_the_hash_covers_the_compiled_modules_and_what_they_import() -> None:
+    sources = compiled_sources(ROOT)
+    assert "stream_app/kpi/groups/usage/group.py" in sources
+    assert "stream_app/contract/fast.py" in sources
+    # pydantic models and package files stay pure
+    assert "stream_app/kpi/groups/usage/settings.py" not in sources
+    assert "stream_app/kpi/__init__.py" not in sources
+    deps = dependencies(ROOT, sources)
+    assert {"stream_app/contract/declared.py", "stream_app/contract/event.py"} <= set(deps)
+    assert "stream_app/kpi/settings.py" in deps
+    assert "stream_app/worker/app.py" not in deps  # the shell is not part of the core
+
+
+def test_without_a_compiler_bootstrap_says_one_line_and_the_pure_path_runs(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.delenv(PURE_ENV, raising=False)
+    monkeypatch.setattr(build_compiled, "compiler_missing", lambda: "no C compiler (gcc)")
+    assert build_compiled.main([]) == 0
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err == "compiled core not built (no C compiler (gcc)): the pure-Python path runs\n"

@@ -53,9 +53,13 @@ def dependencies(root: Path, sources: list[str]) -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 names.extend(a.name for a in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                names.append(node.module)
-                names.extend(f"{node.module}.{a.name}" for a in node.names)
+            elif isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:  # relative: from the module's package
+                    package = rel.removesuffix(".py").split("/")[: -node.level]
+                    base = ".".join([*package, *([base] if base else [])])
+                names.append(base)
+                names.extend(f"{base}.{a.name}" for a in node.names)
         for name in names:
             if not name.startswith("stream_app"):
                 continue
