@@ -34,6 +34,7 @@ from types import ModuleType
 COMPILED = (
     "stream_app/kpi/**/*.py",
     "stream_app/timeutil.py",
+    "stream_app/replay.py",  # its read loop (replay only; the worker shell stays pure)
     "stream_app/contract/fast.py",
     "stream_app/contract/kinds.py",
 )
