@@ -26,6 +26,7 @@ import logging
 import os
 import sys
 from collections.abc import Iterable, Sequence
+from fnmatch import fnmatch
 from pathlib import Path
 from types import ModuleType
 
@@ -39,9 +40,10 @@ COMPILED = (
     "stream_app/contract/kinds.py",
 )
 
-#: files under those globs that stay pure: pydantic models (mypyc cannot compile classes
-#: that pydantic builds at import; settings are read once, off the hot path)
-PURE = ("settings.py",)
+#: files under those globs that stay pure (fnmatch patterns of their paths): pydantic
+#: models (mypyc cannot compile classes that pydantic builds at import; settings are read
+#: once, off the hot path). A module mypyc rejects can be listed here meanwhile.
+PURE = ("*/settings.py",)
 
 #: the switch to the pure-Python path
 PURE_ENV = "CS_PURE_PYTHON"
@@ -60,8 +62,10 @@ def compiled_sources(root: Path = ROOT) -> list[str]:
     found: set[str] = set()
     for pattern in COMPILED:
         for path in root.glob(pattern):
-            if path.name not in ("__init__.py", *PURE) and "__pycache__" not in path.parts:
-                found.add(path.relative_to(root).as_posix())
+            rel = path.relative_to(root).as_posix()
+            pure = path.name == "__init__.py" or any(fnmatch(rel, p) for p in PURE)
+            if not pure and "__pycache__" not in path.parts:
+                found.add(rel)
     return sorted(found)
 
 
