@@ -66,8 +66,8 @@ def dependencies(root: Path, sources: list[str]) -> list[str]:
             parts = name.split(".")
             # the package __init__ files on the way, and the module itself
             for i in range(1, len(parts) + 1):
-                base = root.joinpath(*parts[:i])
-                for candidate in (base / "__init__.py", base.with_suffix(".py")):
+                where = root.joinpath(*parts[:i])
+                for candidate in (where / "__init__.py", where.with_suffix(".py")):
                     if candidate.is_file():
                         todo.append(candidate.relative_to(root).as_posix())
     return sorted(seen)
