@@ -35,6 +35,8 @@ def build() -> Path:
         why = compiler_missing()
         if why is not None:
             pytest.skip(f"no compiled build: {why}")
+        if os.environ.get(PURE_ENV, "") not in ("", "0"):
+            pytest.skip(f"no compiled build: {PURE_ENV} set, so bootstrap built none")
         pytest.fail("a C compiler is here but there is no compiled build: run ./dev bootstrap")
     if not up_to_date(ROOT):
         pytest.skip("the compiled build is stale (sources edited since): ./dev bootstrap")
