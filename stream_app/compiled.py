@@ -121,7 +121,16 @@ class _Finder(importlib.abc.MetaPathFinder):
         if self.decided is None:
             deps = self.manifest.get("watched")
             files = watched_files(self.root, deps if isinstance(deps, list) else [])
-            if sources_hash(self.root, files) == self.manifest.get("hash"):
+            libs = (self.root / BUILD_DIR / lib for lib in self.modules.values())
+            if not all(lib.is_file() for lib in libs):
+                self.decided = False
+                self.reason = "pure Python (the compiled build is incomplete)"
+                log.warning(
+                    "stream_app: the compiled build in %s lacks some of its modules: running "
+                    "the pure-Python path; ./dev bootstrap rebuilds them",
+                    self.root / BUILD_DIR,
+                )
+            elif sources_hash(self.root, files) == self.manifest.get("hash"):
                 self.decided, self.reason = True, "compiled (mypyc)"
             else:
                 self.decided = False

@@ -192,3 +192,13 @@ def test_without_a_compiler_bootstrap_says_one_line_and_the_pure_path_runs(
     out, err = capsys.readouterr()
     assert out == ""
     assert err == "compiled core not built (no C compiler (gcc)): the pure-Python path runs\n"
+
+
+def test_an_incomplete_build_is_not_loaded(checkout: Path) -> None:
+    lib = next((checkout / BUILD_DIR / "stream_app" / "kpi").glob("core.*.so"))
+    lib.unlink()
+    (group, core, active), err = _probe(checkout)
+    assert group.endswith("group.py") and core.endswith("core.py")
+    assert active == "pure Python (the compiled build is incomplete)"
+    lines = err.splitlines()
+    assert len(lines) == 1 and "lacks some of its modules" in lines[0], err
