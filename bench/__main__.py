@@ -26,6 +26,7 @@ from bench.procs import run_json
 from bench.replay_cli import replay_both
 from bench.summary import render, rounded
 from bench.targets import check
+from stream_app import compiled
 from stream_app.dev.broker import KAFKA_VERSION, LocalKafka
 
 T = TypeVar("T")
@@ -43,6 +44,8 @@ def machine() -> dict[str, Any]:
         "python": platform.python_version(),
         "platform": platform.platform(),
         "loadavg_1m_at_start": os.getloadavg()[0],  # others' load skews every figure
+        # the KPI core the replays and workers run: compiled (mypyc) or pure Python (why)
+        "core": compiled.active(),
     }
 
 

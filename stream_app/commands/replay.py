@@ -58,6 +58,7 @@ def processes_arg(text: str) -> int | str:
 
 def summary_line(result: object) -> str:
     """The one-line summary of a replay, rejects broken down by reason."""
+    from stream_app.compiled import active
     from stream_app.replay import ReplayResult
     from stream_app.replay_split import SplitResult, single_result
 
@@ -73,6 +74,7 @@ def summary_line(result: object) -> str:
         f"duplicates {result.duplicates:,}, rejected {rejected:,}"
         + (f" ({reasons})" if reasons else "")
         + f"; as of {result.as_of.isoformat()}"
+        + f"; core: {active()}"
     )
 
 

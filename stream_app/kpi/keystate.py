@@ -19,6 +19,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from mypy_extensions import mypyc_attr
 from xxhash import xxh3_64_digest
 
 
@@ -177,6 +178,7 @@ def day_bytes(day: int) -> bytes:
     return b
 
 
+@mypyc_attr(native_class=False)  # a list subclass: mypyc compiles its methods only
 class KeyState(list[Any]):
     """Bookkeeping of one key, plus each group's slice (:attr:`groups`).
 

@@ -20,6 +20,7 @@ from prometheus_client import (
 from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
+from stream_app import compiled
 from stream_app.contract import TOPIC_BY_ROLE, Rejection
 from stream_app.exposition import KpiCollector
 from stream_app.kpi.core import Outcome
@@ -300,6 +301,7 @@ class KpiWorker:
             "first_batch_at": self.first_batch_at,
             "last_batch_at": self.last_batch_at,
             "partitions": sorted(self.states.cores),
+            "core": compiled.active(),  # compiled (mypyc) or pure Python (why)
         }
 
     def _owned_partitions(self) -> set[int]:
@@ -490,6 +492,7 @@ def build_worker(settings: Settings, registry: CollectorRegistry | None = None) 
     logging.getLogger("aiokafka").setLevel(logging.INFO)
     tune_allocator()  # freed fetch buffers go back to the system (memory.py)
     worker = KpiWorker(settings, registry)
+    log.info("KPI core: %s", compiled.active())  # the mypyc build or the pure-Python path
     # a broker outage: one warning, reminders, one line when it is back (not hundreds
     # of aiokafka reconnect errors)
     watch_broker_outages(worker.app, settings.broker)

@@ -80,8 +80,8 @@ def major(minor: Counter[str], rate: Rate) -> Fraction:
 def _raises(prev: Entry, entry: Entry, rate: Rate) -> bool | None:
     """True if ``entry`` raises MRR over ``prev``, False if it lowers it, None if equal."""
     if prev[3] == entry[3]:
-        old: float = prev[2]
-        new: float = entry[2]
+        old: int | float = prev[2]
+        new: int | float = entry[2]
     else:
         old = prev[2] * (rate(prev[3]) or 0.0)
         new = entry[2] * (rate(entry[3]) or 0.0)
