@@ -122,6 +122,41 @@ def test_several_files_and_blank_lines(tmp_path: Path) -> None:
     assert _counts(summary_line(split)) == _counts(summary_line(one))
 
 
+class _Recorded:
+    """A progress that keeps every update."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[int, int]] = []
+        self.finished = False
+
+    def update(self, done_bytes: int, lines: int) -> None:
+        self.updates.append((done_bytes, lines))
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+@pytest.mark.parametrize("through", ["file", "pipe"])
+def test_progress_reaches_the_whole_input(tmp_path: Path, through: str) -> None:
+    """Shares that read the files themselves (a file) and a dealing parent (a pipe) both
+    show the progress up to every byte and line, and count the lines as one core."""
+    path = tmp_path / "events.jsonl"
+    lines = [
+        ev("user_signed_up", eid=f"s{i}", ts="2026-03-01T10:00:00Z", account=f"a{i}")
+        for i in range(300)
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n\n")
+    shown = _Recorded()
+    if through == "file":
+        split = replay_split([path], None, END, processes=2, progress=shown)
+    else:
+        split = _through_fifo(tmp_path, path, as_of=END, processes=2, progress=shown)
+    assert split.processes == 2
+    assert split.lines == 300
+    assert shown.updates[-1] == (path.stat().st_size, 300)
+    assert shown.finished
+
+
 def _too_late_file(path: Path) -> Path:
     """Account a1 early, then many accounts 100 days later, then a1 again early: one
     core's clock (the latest event so far) makes a1's second event too late; a share

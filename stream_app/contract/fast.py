@@ -89,11 +89,13 @@ class EventParser:
         #: ".ffffff+HH:MM" -> (microseconds, offset)
         self._tails: dict[str, tuple[int, str]] = {}
 
-    def parse(self, raw: bytes | str) -> tuple[Event, int] | Rejection:
-        """Validate one message body; never raises on bad input."""
+    def parse(self, raw: bytes | str, decoded: object = None) -> tuple[Event, int] | Rejection:
+        """Validate one message body; never raises on bad input. ``decoded``: what
+        ``orjson.loads(raw)`` gave, when the caller has it (it becomes the event's fields:
+        the caller must not use it afterwards)."""
         if self.max_bytes is not None and len(raw) > self.max_bytes:
             return Rejection("too_large", f"{len(raw)} bytes > {self.max_bytes}")
-        fast = self._fast(raw)
+        fast = self._fast(raw, decoded)
         if fast is not None:
             return fast
         model = parse_with_pydantic(raw)
@@ -106,12 +108,14 @@ class EventParser:
             return Rejection("invalid_timestamp", f"ts: {exc}")
         return _of_model(model), day
 
-    def _fast(self, raw: bytes | str) -> tuple[Event, int] | None:
+    def _fast(self, raw: bytes | str, decoded: object = None) -> tuple[Event, int] | None:
         """The event when it certainly is valid, else None (pydantic decides)."""
-        try:
-            d = orjson.loads(raw)
-        except ValueError:
-            return None
+        d = decoded
+        if d is None:
+            try:
+                d = orjson.loads(raw)
+            except ValueError:
+                return None
         if type(d) is not dict:
             return None
         kind = d.get("type")

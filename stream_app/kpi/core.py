@@ -140,6 +140,25 @@ class PartitionCore:
             self.offsets[role] = offset
         return outcome, detail
 
+    def ingest_line(
+        self, raw: bytes, now: float | None, until: float | None, decoded: object = None
+    ) -> tuple[Outcome, Event | Rejection]:
+        """``ingest(raw, now=now, until=until)`` (a line of a replay: no topic, key or
+        offset) in fewer steps; ``decoded``: ``orjson.loads(raw)`` when the caller has
+        it (the parser keeps it as the event's fields)."""
+        result = self.parser.parse(raw, decoded)
+        if type(result) is Rejection:
+            self.rejected[result.reason] += 1
+            return Outcome.REJECTED, result
+        event, day = result  # type: ignore[misc]
+        refused = self._refused(event, now, None) if now is not None or self._checks else None
+        if refused is not None:
+            self.rejected[refused.reason] += 1
+            return Outcome.REJECTED, refused
+        if until is not None and event.us > until * 1_000_000:
+            return Outcome.LATER, event
+        return self.apply(event, day), event
+
     def ingest_batch(
         self,
         messages: Iterable[tuple[bytes | None, bytes | None, int]],
@@ -228,6 +247,14 @@ class PartitionCore:
             field = TYPE_KEY[event.type]
             if key != getattr(event, field).encode("utf-8"):
                 return Rejection("key_mismatch", f"message key differs from {field}")
+        refused = self._refused(event, now, future_tolerance_s)
+        return result if refused is None else refused
+
+    def _refused(
+        self, event: Event, now: float | None, future_tolerance_s: float | None
+    ) -> Rejection | None:
+        """The rejection of a valid event for its time (``now``: the lateness clock) or
+        by a group's check, None when it is accepted."""
         if now is not None:
             ts = event.us / 1_000_000
             if ts < now - self.max_lateness_s:
@@ -238,7 +265,7 @@ class PartitionCore:
             refused = check(event)
             if refused is not None:
                 return refused
-        return result
+        return None
 
     def event_us(self, raw: bytes | str) -> int | None:
         """The event time (epoch microseconds) of a message the core would accept at some
