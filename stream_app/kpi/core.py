@@ -35,6 +35,8 @@ _NO_US = -(2**63)
 STORE_SEPARATOR = ":"
 
 _OUTCOME_NAMES = {o: o.value for o in Outcome}
+_APPLIED = Outcome.APPLIED
+_REDELIVERED = Outcome.REDELIVERED
 
 
 def store_key(key_field: str, key: str) -> str:
@@ -284,11 +286,11 @@ class PartitionCore:
         kind = event.type
         role_of, window_cell, count_cell, key_field, layout, states, appliers = self._routes[kind]
         key = getattr(event, key_field)
-        state = states.get(key)
-        if state is None:
-            state = states[key] = KeyState(layout, key)
-        else:
+        try:
+            state = states[key]
             key = state.key  # the one shared copy of the string
+        except KeyError:
+            state = states[key] = KeyState(layout, key)
         outcome = state.admit(
             window_cell,
             event.event_id,
@@ -297,13 +299,14 @@ class PartitionCore:
             offset if role is not None else None,
             role_of,
         )
-        if outcome is Outcome.REDELIVERED:
-            return outcome
+        if outcome is not _APPLIED:
+            if outcome is _REDELIVERED:
+                return outcome
+            self.duplicates += 1
         if not state.dirty:
             state.dirty = True
             self.changed.append(state)
-        if outcome is Outcome.DUPLICATE:
-            self.duplicates += 1
+        if outcome is not _APPLIED:  # a duplicate
             return outcome
         state[count_cell] += 1
         self.type_counts[kind] += 1
