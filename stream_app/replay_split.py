@@ -266,32 +266,34 @@ def _read_share(
     loads = orjson.loads
     key_fields = TYPE_KEY
     lines = 0
-    done = 0
+    done = 0  # bytes of the files before this one
     for file_index, path in enumerate(reading.files):
         with path.open("rb") as fh:
             for lineno, text in enumerate(fh, 1):
-                done += len(text)
                 raw = text.strip()
                 if not raw:
                     continue
                 lines += 1
                 if shown is not None and lines % PROGRESS_EVERY == 0:
-                    shown[0], shown[1] = done, lines
+                    shown[0], shown[1] = done + fh.tell(), lines
                 try:  # message_key(raw), inlined
                     d = loads(raw)
                 except ValueError:
                     key, d = message_key(raw), None
                 else:
-                    kind = d.get("type") if type(d) is dict else None
-                    key_field = key_fields.get(kind) if type(kind) is str else None
-                    key = d.get(key_field) if key_field is not None else None
+                    try:  # a KeyError or TypeError: no key to read (junk: any share)
+                        key = d[key_fields[d["type"]]]
+                    except (KeyError, TypeError):
+                        key = None
                     if type(key) is not str:
                         key = None
-                owner = owners.get(key)
-                if owner is None:
+                try:
+                    owner = owners[key]
+                except KeyError:
                     owner = owners[key] = contract_partition(key.encode(), partitions) % n  # type: ignore[union-attr]
                 if owner == index:
                     line(file_index, lines, lineno, raw, d)
+            done += fh.tell()
     if shown is not None:
         shown[0], shown[1] = done, lines
     return applier.finish(lines)
