@@ -376,7 +376,17 @@ def _keys_per_process(processes: int, per: int) -> list[str]:
 
 
 SPREAD_KEYS = _keys_per_process(2, 2)
-JUNK = [b"{", b"[1]", b'{"type":"session_started"}', b'{"type":"nope","account_id":"x"}']
+JUNK = [
+    b"{",
+    b"[1]",
+    b"null",
+    b'"text"',
+    b'{"type":"session_started"}',
+    b'{"type":"nope","account_id":"x"}',
+    b'{"type":["session_started"],"account_id":"x"}',
+    b'{"type":{"a":1},"account_id":"x"}',
+    b'{"type":"session_started","account_id":5}',
+]
 
 
 @hypothesis_settings(max_examples=25, deadline=None)
