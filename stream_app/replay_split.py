@@ -371,13 +371,15 @@ class _Dealer:
                     except ValueError:
                         key = message_key(raw)
                     else:
-                        kind = d.get("type") if type(d) is dict else None
-                        key_field = key_fields.get(kind) if type(kind) is str else None
-                        key = d.get(key_field) if key_field is not None else None
+                        try:  # a KeyError or TypeError: no key to read (junk: any share)
+                            key = d[key_fields[d["type"]]]
+                        except (KeyError, TypeError):
+                            key = None
                         if type(key) is not str:
                             key = None
-                    owner = owners.get(key)
-                    if owner is None:
+                    try:
+                        owner = owners[key]
+                    except KeyError:
                         owner = owners[key] = contract_partition(key.encode(), partitions) % n  # type: ignore[union-attr]
                     bucket = self.lines[owner]
                     bucket.append(raw)

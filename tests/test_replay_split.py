@@ -414,5 +414,11 @@ def test_any_stream_split_equals_one_core(
         path.write_bytes(b"\n".join(lines) + b"\n")
         one = replay([path], settings, as_of)
         split = replay_split([path], settings, as_of, processes=2)
+        # through a pipe (with --as-of): the parent deals the lines
+        dealt = _through_fifo(Path(tmp), path, settings=settings, as_of=as_of, processes=2)
     assert split.exposition() == render([one.core], one.as_of)
     assert _counts(summary_line(split)) == _counts(summary_line(one))
+    if as_of is not None:
+        assert dealt.processes == 2
+    assert dealt.exposition() == split.exposition()
+    assert _counts(summary_line(dealt)) == _counts(summary_line(one))
