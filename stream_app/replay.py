@@ -85,7 +85,7 @@ def replay(
     started = time.monotonic()
     lines = 0
     done = 0
-    ingest = core.ingest
+    ingest = core.ingest_line
     rejected = Outcome.REJECTED
     for path in (Path(p) for p in paths):
         with path.open("rb") as fh:
@@ -98,7 +98,7 @@ def replay(
                 # lateness clock: --as-of, else the latest event time seen so far (what a
                 # live worker's wall clock was when these events were fresh)
                 now = until if until is not None else core.max_ts
-                outcome, detail = ingest(raw, now=now, until=until)
+                outcome, detail = ingest(raw, now, until)
                 if outcome is rejected and rejects is not None:
                     rejects.write(path, lineno, detail, raw)  # type: ignore[arg-type]
                 if progress is not None and lines % PROGRESS_EVERY == 0:

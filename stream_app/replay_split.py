@@ -4,14 +4,17 @@ Each event goes to a process by its key: the key field of its topic (``account_i
 ``visitor_id``, ``source``), placed on a partition as the worker's producers place it
 (murmur2 of the key over ``partitions``), partition ``p`` held by process ``p % N``. So a
 process holds whole partitions, exactly as a worker does, and its exports add up with the
-others' (the core's families are additive across partitions by design). The parent
-reads each line once, finds its key (one ``orjson.loads``, what the core's parser does
-first) and sends the line, in chunks, to its process; then it merges: counts, and
-families in the order one core would list them (:func:`merge_in_order`).
+others' (the core's families are additive across partitions by design). Regular files:
+every process reads every line, finds its key (one ``orjson.loads``, what the core's
+parser does first) and applies the lines of its own keys, handing the core the decoded
+line (so each line is decoded once by its own process and once by each other one). An
+input that can be read only once (a pipe): the parent reads each line once, finds its
+key the same way and sends the line, in chunks, to its process. Then the parent merges:
+counts, and families in the order one core would list them (:func:`merge_in_order`).
 
-That dealing parent cost less than every process reading every file and skipping the
-other keys' lines (measured: README.md, "Replay on several processes"), and it reads a
-pipe once.
+Reading in every process beat the dealing parent once a share's own lines were no
+longer decoded twice (measured: README.md, "Replay on several processes"): the parent's
+dealing cost as much CPU as a second decoding of every line, on a third process.
 
 What one core decides from the whole stream, and a share cannot see:
 
@@ -43,7 +46,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import partial
 from itertools import pairwise
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
@@ -150,6 +153,8 @@ class _Share:
     #: (file index, line number, rejection, raw line)
     rejects: list[tuple[int, int, Rejection, bytes]] = field(default_factory=list)
     cpu: float = 0.0
+    #: non-blank lines it read (a share that reads the files itself: all of them)
+    lines: int = 0
 
 
 #: one message to a share: (file index, its lines joined by newlines, their numbers over
@@ -157,19 +162,70 @@ class _Share:
 _Chunk = tuple[int, bytes, bytes, bytes]
 
 
+class _Applier:
+    """One share's core and what it reports, fed one line at a time (in line order)."""
+
+    def __init__(self, settings: KpiSettings, until: float | None, keep_rejects: bool) -> None:
+        self.core = PartitionCore(settings)
+        self.until = until
+        self.keep_rejects = keep_rejects
+        self.check_clock = until is None
+        self.first_seen: dict[str, int] = {}
+        self.blocks: list[tuple[int, float, float]] = []
+        self.rejects: list[tuple[int, int, Rejection, bytes]] = []
+        self.block = -1
+        self.oldest = _NO_TS
+
+    def line(
+        self, file_index: int, number: int, lineno: int, raw: bytes, decoded: object = None
+    ) -> None:
+        """Apply line ``number`` (over all files; ``lineno`` in its file); ``decoded``:
+        ``orjson.loads(raw)`` when the caller has it."""
+        core = self.core
+        until = self.until
+        if self.check_clock and (number - 1) // BLOCK_LINES != self.block:
+            if self.block >= 0:
+                self.blocks.append((self.block, _ts(core), self.oldest))
+            self.block, self.oldest = (number - 1) // BLOCK_LINES, _NO_TS
+        now = until if until is not None else core.max_ts
+        outcome, detail = core.ingest_line(raw, now, until, decoded)
+        if outcome is Outcome.REJECTED:
+            assert type(detail) is Rejection
+            reason = detail.reason
+            if reason not in self.first_seen:
+                self.first_seen[reason] = number
+            if self.keep_rejects:
+                self.rejects.append((file_index, lineno, detail, raw))
+            if self.check_clock and reason != "too_late":
+                parsed = core.parser.parse(raw)  # past the clock: a group refused it
+                if type(parsed) is not Rejection:
+                    self.oldest = min(self.oldest, parsed[0].us / 1_000_000)  # type: ignore[index]
+        elif self.check_clock:
+            self.oldest = min(self.oldest, detail.us / 1_000_000)  # type: ignore[union-attr]
+
+    def finish(self, lines: int = 0) -> tuple[PartitionCore, _Share]:
+        core = self.core
+        if self.block >= 0:
+            self.blocks.append((self.block, _ts(core), self.oldest))
+        core.settle()
+        share = _Share(
+            max_ts=core.max_ts,
+            type_counts=dict(core.type_counts),
+            duplicates=core.duplicates,
+            rejected={r: (n, self.first_seen.get(r, 0)) for r, n in core.rejected.items() if n},
+            blocks=self.blocks,
+            rejects=self.rejects,
+            lines=lines,
+        )
+        return core, share
+
+
 def _apply_share(
     conn: Connection, settings: KpiSettings, until: float | None, keep_rejects: bool
 ) -> tuple[PartitionCore, _Share]:
     """Apply the chunks the parent sends (until None) to one core."""
-    core = PartitionCore(settings)
-    ingest = core.ingest
-    rejected_outcome = Outcome.REJECTED
-    first_seen: dict[str, int] = {}
-    blocks: list[tuple[int, float, float]] = []
-    rejects: list[tuple[int, int, Rejection, bytes]] = []
-    check_clock = until is None
-    block = -1
-    oldest = _NO_TS
+    applier = _Applier(settings, until, keep_rejects)
+    line = applier.line
     while True:
         chunk: _Chunk | None = conn.recv()
         if chunk is None:
@@ -179,37 +235,68 @@ def _apply_share(
         numbers.frombytes(number_bytes)
         linenos.frombytes(lineno_bytes)
         for raw, number, lineno in zip(payload.split(b"\n"), numbers, linenos, strict=True):
-            if check_clock and (number - 1) // BLOCK_LINES != block:
-                if block >= 0:
-                    blocks.append((block, _ts(core), oldest))
-                block, oldest = (number - 1) // BLOCK_LINES, _NO_TS
-            now = until if until is not None else core.max_ts
-            outcome, detail = ingest(raw, now=now, until=until)
-            if outcome is rejected_outcome:
-                assert type(detail) is Rejection
-                reason = detail.reason
-                if reason not in first_seen:
-                    first_seen[reason] = number
-                if keep_rejects:
-                    rejects.append((file_index, lineno, detail, raw))
-                if check_clock and reason != "too_late":
-                    parsed = core.parser.parse(raw)  # past the clock: a group refused it
-                    if type(parsed) is not Rejection:
-                        oldest = min(oldest, parsed[0].us / 1_000_000)  # type: ignore[index]
-            elif check_clock:
-                oldest = min(oldest, detail.us / 1_000_000)  # type: ignore[union-attr]
-    if block >= 0:
-        blocks.append((block, _ts(core), oldest))
-    core.settle()
-    share = _Share(
-        max_ts=core.max_ts,
-        type_counts=dict(core.type_counts),
-        duplicates=core.duplicates,
-        rejected={r: (n, first_seen.get(r, 0)) for r, n in core.rejected.items() if n},
-        blocks=blocks,
-        rejects=rejects,
-    )
-    return core, share
+            line(file_index, number, lineno, raw)
+    return applier.finish()
+
+
+@dataclass
+class _Reading:
+    """What a share that reads the files itself needs: the files, its index among the
+    ``processes`` shares, the partition count, and where share 0 tells the parent its
+    progress (bytes read, lines)."""
+
+    files: list[Path]
+    index: int
+    processes: int
+    partitions: int
+    progress: Any  # a shared array("q", 2) (multiprocessing.RawArray)
+
+
+def _read_share(
+    reading: _Reading, settings: KpiSettings, until: float | None, keep_rejects: bool
+) -> tuple[PartitionCore, _Share]:
+    """Read every line of the files, find its key (``orjson.loads``, what the core's
+    parser does first) and apply the lines of this share's partitions, handing the core
+    the decoded line (so a line of this share is decoded once)."""
+    applier = _Applier(settings, until, keep_rejects)
+    line = applier.line
+    index, n, partitions = reading.index, reading.processes, reading.partitions
+    shown = reading.progress if index == 0 else None
+    owners: dict[str | None, int] = {None: 0}  # no key: the first process
+    loads = orjson.loads
+    key_fields = TYPE_KEY
+    lines = 0
+    done = 0  # bytes of the files before this one
+    for file_index, path in enumerate(reading.files):
+        with path.open("rb") as fh:
+            for lineno, text in enumerate(fh, 1):
+                raw = text.strip()
+                if not raw:
+                    continue
+                lines += 1
+                if shown is not None and lines % PROGRESS_EVERY == 0:
+                    shown[0], shown[1] = done + fh.tell(), lines
+                try:  # message_key(raw), inlined
+                    d = loads(raw)
+                except ValueError:
+                    key, d = message_key(raw), None
+                else:
+                    try:  # a KeyError or TypeError: no key to read (junk: any share)
+                        key = d[key_fields[d["type"]]]
+                    except (KeyError, TypeError):
+                        key = None
+                    if type(key) is not str:
+                        key = None
+                try:
+                    owner = owners[key]
+                except KeyError:
+                    owner = owners[key] = contract_partition(key.encode(), partitions) % n  # type: ignore[union-attr]
+                if owner == index:
+                    line(file_index, lines, lineno, raw, d)
+            done += fh.tell()
+    if shown is not None:
+        shown[0], shown[1] = done, lines
+    return applier.finish(lines)
 
 
 def _ts(core: PartitionCore) -> float:
@@ -218,13 +305,22 @@ def _ts(core: PartitionCore) -> float:
 
 
 def _child(
-    conn: Connection, index: int, settings: KpiSettings, until: float | None, keep: bool
+    conn: Connection,
+    index: int,
+    settings: KpiSettings,
+    until: float | None,
+    keep: bool,
+    reading: _Reading | None = None,
 ) -> None:
-    """A share's process: apply its lines, report, then send the families as of the time
-    the parent answers (None: the parent replays on one process instead)."""
+    """A share's process: apply its lines (read from the files itself with ``reading``,
+    else sent by the parent), report, then send the families as of the time the parent
+    answers (None: the parent replays on one process instead)."""
     try:
         started = time.process_time()
-        core, share = _apply_share(conn, settings, until, keep)
+        if reading is not None:
+            core, share = _read_share(reading, settings, until, keep)
+        else:
+            core, share = _apply_share(conn, settings, until, keep)
         share.cpu = time.process_time() - started
         conn.send(share)
         as_of = conn.recv()
@@ -275,13 +371,15 @@ class _Dealer:
                     except ValueError:
                         key = message_key(raw)
                     else:
-                        kind = d.get("type") if type(d) is dict else None
-                        key_field = key_fields.get(kind) if type(kind) is str else None
-                        key = d.get(key_field) if key_field is not None else None
+                        try:  # a KeyError or TypeError: no key to read (junk: any share)
+                            key = d[key_fields[d["type"]]]
+                        except (KeyError, TypeError):
+                            key = None
                         if type(key) is not str:
                             key = None
-                    owner = owners.get(key)
-                    if owner is None:
+                    try:
+                        owner = owners[key]
+                    except KeyError:
                         owner = owners[key] = contract_partition(key.encode(), partitions) % n  # type: ignore[union-attr]
                     bucket = self.lines[owner]
                     bucket.append(raw)
@@ -344,13 +442,16 @@ def replay_split(
     until = as_of.timestamp() if as_of is not None else None
     started = time.monotonic()
     ctx = multiprocessing.get_context("fork")
+    reads = is_splittable(files)  # each share reads the files: no dealing parent
+    shown = ctx.RawArray("q", 2)  # share 0's progress: bytes read, lines
     conns: list[Connection] = []
     procs = []
     for index in range(n):
         parent_end, child_end = ctx.Pipe()
+        reading = _Reading(files, index, n, partitions, shown) if reads else None
         proc = ctx.Process(
             target=_child,
-            args=(child_end, index, settings, until, rejects is not None),
+            args=(child_end, index, settings, until, rejects is not None, reading),
             daemon=True,
         )
         proc.start()
@@ -359,9 +460,16 @@ def replay_split(
         procs.append(proc)
     try:
         dealing = time.process_time()
-        lines = _Dealer(conns, partitions).deal(files, progress)
+        if reads:
+            _wait_showing(conns, progress, shown)
+        else:
+            lines = _Dealer(conns, partitions).deal(files, progress)
         deal_cpu = time.process_time() - dealing
         shares: list[_Share] = [_receive(conn) for conn in conns]
+        if reads:
+            lines = shares[0].lines
+            if progress is not None:
+                progress.update(shown[0], shown[1])
         seconds = time.monotonic() - started
         if until is None and _clock_disagrees(shares, settings):
             for conn in conns:
@@ -431,6 +539,16 @@ def single_result(result: ReplayResult, why: str | None = None) -> SplitResult:
         processes=1,
         single_reason=why,
     )
+
+
+def _wait_showing(conns: list[Connection], progress: Progress | None, shown: Any) -> None:
+    """Wait until every share has reported, showing share 0's progress meanwhile."""
+    pending = list(conns)
+    while pending:
+        for conn in wait(pending, timeout=0.5 if progress is not None else None):
+            pending.remove(conn)  # type: ignore[arg-type]
+        if progress is not None:
+            progress.update(shown[0], shown[1])
 
 
 def _receive(conn: Connection) -> Any:

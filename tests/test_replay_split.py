@@ -122,6 +122,41 @@ def test_several_files_and_blank_lines(tmp_path: Path) -> None:
     assert _counts(summary_line(split)) == _counts(summary_line(one))
 
 
+class _Recorded:
+    """A progress that keeps every update."""
+
+    def __init__(self) -> None:
+        self.updates: list[tuple[int, int]] = []
+        self.finished = False
+
+    def update(self, done_bytes: int, lines: int) -> None:
+        self.updates.append((done_bytes, lines))
+
+    def finish(self) -> None:
+        self.finished = True
+
+
+@pytest.mark.parametrize("through", ["file", "pipe"])
+def test_progress_reaches_the_whole_input(tmp_path: Path, through: str) -> None:
+    """Shares that read the files themselves (a file) and a dealing parent (a pipe) both
+    show the progress up to every byte and line, and count the lines as one core."""
+    path = tmp_path / "events.jsonl"
+    lines = [
+        ev("user_signed_up", eid=f"s{i}", ts="2026-03-01T10:00:00Z", account=f"a{i}")
+        for i in range(300)
+    ]
+    path.write_bytes(b"\n".join(lines) + b"\n\n")
+    shown = _Recorded()
+    if through == "file":
+        split = replay_split([path], None, END, processes=2, progress=shown)
+    else:
+        split = _through_fifo(tmp_path, path, as_of=END, processes=2, progress=shown)
+    assert split.processes == 2
+    assert split.lines == 300
+    assert shown.updates[-1] == (path.stat().st_size, 300)
+    assert shown.finished
+
+
 def _too_late_file(path: Path) -> Path:
     """Account a1 early, then many accounts 100 days later, then a1 again early: one
     core's clock (the latest event so far) makes a1's second event too late; a share
@@ -341,7 +376,17 @@ def _keys_per_process(processes: int, per: int) -> list[str]:
 
 
 SPREAD_KEYS = _keys_per_process(2, 2)
-JUNK = [b"{", b"[1]", b'{"type":"session_started"}', b'{"type":"nope","account_id":"x"}']
+JUNK = [
+    b"{",
+    b"[1]",
+    b"null",
+    b'"text"',
+    b'{"type":"session_started"}',
+    b'{"type":"nope","account_id":"x"}',
+    b'{"type":["session_started"],"account_id":"x"}',
+    b'{"type":{"a":1},"account_id":"x"}',
+    b'{"type":"session_started","account_id":5}',
+]
 
 
 @hypothesis_settings(max_examples=25, deadline=None)
@@ -369,5 +414,11 @@ def test_any_stream_split_equals_one_core(
         path.write_bytes(b"\n".join(lines) + b"\n")
         one = replay([path], settings, as_of)
         split = replay_split([path], settings, as_of, processes=2)
+        # through a pipe (with --as-of): the parent deals the lines
+        dealt = _through_fifo(Path(tmp), path, settings=settings, as_of=as_of, processes=2)
     assert split.exposition() == render([one.core], one.as_of)
     assert _counts(summary_line(split)) == _counts(summary_line(one))
+    if as_of is not None:
+        assert dealt.processes == 2
+    assert dealt.exposition() == split.exposition()
+    assert _counts(summary_line(dealt)) == _counts(summary_line(one))

@@ -54,6 +54,9 @@ class _Spec:
     dependent: tuple[tuple[str, str, dict[str, Check]], ...]
     #: every field kept on the event (``ts`` excluded: it becomes ``us``)
     names: tuple[str, ...]
+    #: how many fields an event has without optional ones: event_id, type, ts and the
+    #: required ones
+    required: int
 
 
 def _spec(t: EventType) -> _Spec:
@@ -70,6 +73,7 @@ def _spec(t: EventType) -> _Spec:
             if f.depends_on is not None
         ),
         names=("event_id", "type", *(f.name for f in t.fields)),
+        required=3 + len(required),
     )
 
 
@@ -89,11 +93,13 @@ class EventParser:
         #: ".ffffff+HH:MM" -> (microseconds, offset)
         self._tails: dict[str, tuple[int, str]] = {}
 
-    def parse(self, raw: bytes | str) -> tuple[Event, int] | Rejection:
-        """Validate one message body; never raises on bad input."""
+    def parse(self, raw: bytes | str, decoded: object = None) -> tuple[Event, int] | Rejection:
+        """Validate one message body; never raises on bad input. ``decoded``: what
+        ``orjson.loads(raw)`` gave, when the caller has it (it becomes the event's fields:
+        the caller must not use it afterwards)."""
         if self.max_bytes is not None and len(raw) > self.max_bytes:
             return Rejection("too_large", f"{len(raw)} bytes > {self.max_bytes}")
-        fast = self._fast(raw)
+        fast = self._fast(raw, decoded)
         if fast is not None:
             return fast
         model = parse_with_pydantic(raw)
@@ -106,29 +112,36 @@ class EventParser:
             return Rejection("invalid_timestamp", f"ts: {exc}")
         return _of_model(model), day
 
-    def _fast(self, raw: bytes | str) -> tuple[Event, int] | None:
+    def _fast(self, raw: bytes | str, decoded: object = None) -> tuple[Event, int] | None:
         """The event when it certainly is valid, else None (pydantic decides)."""
-        try:
-            d = orjson.loads(raw)
-        except ValueError:
-            return None
+        d = decoded
+        if d is None:
+            try:
+                d = orjson.loads(raw)
+            except ValueError:
+                return None
         if type(d) is not dict:
             return None
-        kind = d.get("type")
-        spec = _SPECS.get(kind) if type(kind) is str else None
-        if spec is None:
-            return None
-        v = d.get("event_id")
-        if type(v) is not str or not 0 < len(v) <= 128:
-            return None
-        for name, low, high in spec.strings:
-            v = d.get(name)
-            if type(v) is not str or not low <= len(v) <= high:
+        # required fields read by subscript: a missing one (KeyError) defers to pydantic
+        try:
+            kind = d["type"]
+            spec = _SPECS[kind] if type(kind) is str else None
+            if spec is None:
                 return None
-        for name, ok in spec.others:
-            if not ok(d.get(name)):
+            v = d["event_id"]
+            if type(v) is not str or not 0 < len(v) <= 128:
                 return None
-        keep = 3 + len(spec.strings) + len(spec.others)  # + event_id, type, ts
+            for name, low, high in spec.strings:
+                v = d[name]
+                if type(v) is not str or not low <= len(v) <= high:
+                    return None
+            for name, ok in spec.others:
+                if not ok(d[name]):
+                    return None
+            ts = d["ts"]
+        except KeyError:
+            return None
+        keep = spec.required  # + event_id, type, ts
         for name, ok in spec.optional:
             if name in d:
                 if not ok(d[name]):  # null too: pydantic's path drops it
@@ -139,7 +152,6 @@ class EventParser:
             v = d.get(name)
             if bound is not None and v is not None and not bound(v):
                 return None
-        ts = d.get("ts")
         if type(ts) is not str:
             return None
         when = self._time(ts)
@@ -157,21 +169,24 @@ class EventParser:
     def _time(self, ts: str) -> tuple[int, int] | None:
         """(epoch us, day) of an RFC 3339 ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM)``; each
         of its three parts is validated once and cached."""
-        tail = self._tails.get(ts[19:])
-        if tail is None:
+        try:  # the cached parts: a KeyError is a part not met yet, or an invalid one
+            frac, offset = self._tails[ts[19:]]
+        except KeyError:
             tail = self._tail(ts[19:])
             if tail is None:
                 return None
-        hour = self._hours.get((ts[:13], tail[1]))
-        if hour is None:
-            hour = self._hour(ts[:13], tail[1])
+            frac, offset = tail
+        try:
+            hour_us, day = self._hours[ts[:13], offset]
+        except KeyError:
+            hour = self._hour(ts[:13], offset)
             if hour is None:
                 return None
-        within = _WITHIN_HOUR.get(ts[13:19])
-        if within is None:
+            hour_us, day = hour
+        try:
+            us = hour_us + _WITHIN_HOUR[ts[13:19]] + frac
+        except KeyError:
             return None
-        us = hour[0] + within + tail[0]
-        day = hour[1]
         if day is None:
             day = day_of(from_us(us), self.tz)
         return us, day

@@ -281,7 +281,10 @@ class KeyState(list[Any]):
         # latest day moves on, when it is forgotten with the others beyond the horizon,
         # so a copy sent right after it (a retried batch) is still known
         if type(ids) is bytes and len(ids) < PACKED_MAX * RECORD:  # Window.add
-            self[cell + 2] = ids + h + day_bytes(day)
+            packed_day = _DAY_BYTES.get(day)
+            if packed_day is None:
+                packed_day = day_bytes(day)
+            self[cell + 2] = ids + (h + packed_day)
             if day < self[cell + 1]:
                 self[cell + 1] = day
         else:
