@@ -14,6 +14,7 @@ from typing import Any
 from unittest import mock
 
 import orjson
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -331,3 +332,19 @@ def test_dump_and_load_round_trip(events: list[Ev]) -> None:
     raw = orjson.loads(orjson.dumps(dump(state)))
     loaded = load(raw, GAP_US, lambda us: day_of(from_us(us), UTC))
     assert [s.key() for s in loaded.sessions] == [s.key() for s in sessions]
+
+
+def test_a_packed_state_refuses_changes_until_unpacked() -> None:
+    """Every packed visitor shares one empty ``sessions``/``facts`` list: changing it
+    without :func:`unpack` raises instead of reaching every packed visitor."""
+    from stream_app.kpi.groups.web.state import WebState, pack, unpack
+
+    state = WebState()
+    pack(state)
+    with pytest.raises(TypeError, match="without unpack"):
+        state.facts.append(1)
+    with pytest.raises(TypeError, match="without unpack"):
+        state.sessions.extend([])
+    unpack(state)
+    state.facts.append(1)
+    assert state.facts == [1]

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
+from mypy_extensions import mypyc_attr
 
 from stream_app.kpi.groups.web.sessions import (
     LINK_CLICKED,
@@ -41,9 +42,26 @@ FACT_WIDTH = {PAGE_VIEWED: 1, PAGE_LEFT: 2, LINK_SHOWN: 1, LINK_CLICKED: 1, SURV
 _STEP = (2, 3, 2, 2, 3)  # 1 + FACT_WIDTH by code
 
 
-#: ``sessions`` and ``facts`` of a packed state: empty and immutable, so that a use that
-#: forgot to unpack fails loudly instead of changing a list every packed state shares
-_PACKED: Any = ()
+@mypyc_attr(native_class=False)  # a list subclass: mypyc compiles its methods only
+class _PackedList(list):
+    """``sessions`` and ``facts`` of a packed state: one shared empty list that refuses
+    every change, so that a use that forgot to unpack fails loudly instead of changing a
+    list every packed state shares. (A list, not a tuple: the compiled build checks the
+    attributes' declared types.)"""
+
+    __slots__ = ()
+
+    def _refuse(self, *args: object, **kwargs: object) -> None:
+        raise TypeError("a packed web state was changed without unpack()")
+
+
+for _name in (
+    "append", "extend", "insert", "pop", "remove", "clear", "sort", "reverse",
+    "__setitem__", "__delitem__", "__iadd__", "__imul__",
+):  # fmt: skip
+    setattr(_PackedList, _name, _PackedList._refuse)
+
+_PACKED: Any = _PackedList()
 
 
 class WebState:
