@@ -30,9 +30,29 @@ def py_spy() -> str:
     return found
 
 
-def _frame(frame: str) -> str:
+#: native frames kept by name when profiling the compiled core (everything else native —
+#: reference counting, dict and int helpers, libc — counts as its caller's own time)
+_NATIVE_KEPT = {"gc_collect_main": "gc (CPython's cycle collector)"}
+_NATIVE_LIBS = ("orjson", "xxhash", "cramjam", "pydantic_core")
+
+
+def _frame(frame: str) -> str | None:
+    """A readable name for one py-spy frame; None for a native helper frame (folded into
+    its caller). A mypyc function (``CPyDef_core___PartitionCore___apply``) is named
+    ``PartitionCore.apply [compiled] (core)``; its ``CPyPy_`` wrapper is folded."""
     name, _, where = frame.partition(" (")
-    return f"{name} ({where.split(':')[0].rsplit('/', 1)[-1]})" if where else name
+    where = where.rstrip(")")
+    if where.endswith(".py") or ".py:" in where or where.startswith("<"):
+        return f"{name} ({where.split(':')[0].rsplit('/', 1)[-1]})"
+    if name.startswith("CPyDef_"):
+        module, _, function = name[len("CPyDef_") :].partition("___")
+        return f"{function.replace('___', '.')} [compiled] ({module})"
+    if name in _NATIVE_KEPT:
+        return _NATIVE_KEPT[name]
+    for lib in _NATIVE_LIBS:
+        if lib in where:
+            return f"[{lib}]"
+    return None if where else name
 
 
 def summarise(folded: Path, top: int = 30) -> str:
@@ -44,7 +64,7 @@ def summarise(folded: Path, top: int = 30) -> str:
         stack, _, count = line.rpartition(" ")
         n = int(count)
         total += n
-        frames = [_frame(f) for f in stack.split(";")]
+        frames = [f for f in map(_frame, stack.split(";")) if f is not None] or ["[native]"]
         for name in set(frames):
             inclusive[name] += n
         own[frames[-1]] += n
@@ -55,9 +75,18 @@ def summarise(folded: Path, top: int = 30) -> str:
     return "\n".join(rows) + "\n"
 
 
+def _record() -> list[str]:
+    """py-spy's command; ``--native`` when the compiled core runs (its functions make no
+    Python frames: without it their time shows as their pure caller's)."""
+    from stream_app.compiled import is_compiled
+
+    cmd = [py_spy(), "record", "--format", "raw", "-r", "100"]
+    return [*cmd, "--native"] if is_compiled() else cmd
+
+
 def profile_replay(jsonl: Path, out: Path) -> Path:
     folded = out / "replay.folded"
-    cmd = [py_spy(), "record", "--format", "raw", "-r", "100", "-o", str(folded), "--"]
+    cmd = [*_record(), "-o", str(folded), "--"]
     cmd += [
         sys.executable,
         "-m",
@@ -85,7 +114,7 @@ def profile_worker(records: list[tuple[str, bytes | None, bytes]], tmp: Path, ou
         try:
             wait_for(lambda: progress(worker)["first_batch_at"], 120, "first batch")
             assert worker.proc is not None
-            cmd = [py_spy(), "record", "--format", "raw", "-r", "100", "-d", "15"]
+            cmd = [*_record(), "-d", "15"]
             cmd += ["-p", str(worker.proc.pid), "--nonblocking", "-o", str(folded)]
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         finally:
@@ -106,7 +135,10 @@ def main() -> None:
         ("worker", profile_worker(ds.records, tmp, args.out)),
     ):
         summary = summarise(folded)
-        (args.out / f"{name}.txt").write_text(f"{name}, {ds.events:,} events\n{summary}")
+        from stream_app.compiled import active
+
+        head = f"{name}, {ds.events:,} events, core: {active()}"
+        (args.out / f"{name}.txt").write_text(f"{head}\n{summary}")
         print(f"== {name}\n{summary}")
 
 
