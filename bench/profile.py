@@ -114,8 +114,9 @@ def profile_worker(records: list[tuple[str, bytes | None, bytes]], tmp: Path, ou
         try:
             wait_for(lambda: progress(worker)["first_batch_at"], 120, "first batch")
             assert worker.proc is not None
-            cmd = [*_record(), "-d", "15"]
-            cmd += ["-p", str(worker.proc.pid), "--nonblocking", "-o", str(folded)]
+            cmd = [*_record(), "-d", "15", "-p", str(worker.proc.pid), "-o", str(folded)]
+            if "--native" not in cmd:  # py-spy refuses --nonblocking with --native
+                cmd.append("--nonblocking")
             subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         finally:
             worker.stop()

@@ -221,8 +221,7 @@ def test_each_visitor_state_and_the_day_counts_equal_the_reference(
     events: list[bytes], rnd: random.Random, cuts: list[int], hot: int
 ) -> None:
     """... with batch boundaries anywhere, and visitors settled early (past ``hot``
-    changed visitors, the one changed first is settled at once) and packed early (past
-    ``hot`` settled visitors whose visit may go on, the one settled first is packed)."""
+    changed visitors, the one changed first is settled and packed at once)."""
     arrivals = [*events, *rnd.choices(events, k=len(events) // 2)]  # copies: deduplicated
     rnd.shuffle(arrivals)
     core = PartitionCore(KpiSettings())
@@ -242,8 +241,7 @@ def test_each_visitor_state_and_the_day_counts_equal_the_reference(
     entries: Counter[tuple[str, int]] = Counter()
     for visitor, evs in by_visitor.items():
         state = core.keys["visitor_id"][visitor].groups["web"]
-        # settled: packed, or kept unpacked while its visit may go on
-        assert state.packed is not None or visitor in group.unpacked
+        assert state.packed is not None  # settled
         unpack(state)
         expected = reference_sessions(evs, GAP_US)
         assert [s.key() for s in state.sessions] == expected

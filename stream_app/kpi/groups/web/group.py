@@ -6,10 +6,8 @@ as mergeable summaries (:mod:`stream_app.kpi.groups.web.sessions`: an event join
 sessions within the gap of its time, bridging two when it is within the gap of both, so
 any arrival order of the same events gives the same sessions), and the facts of its
 events (day, type and fields, no time or event id) from which a recovered worker puts the
-per-event day counts back. A visitor whose last session has ended (no event within the
-gap after it, by the partition's latest web event time) is kept packed (its stored form,
-:func:`stream_app.kpi.groups.web.state.pack`); a visitor in the middle of a visit stays
-unpacked, so that its next events do not unpack and pack it again at every batch.
+per-event day counts back. A visitor not changed since the last settle is kept packed (its
+stored form, :func:`stream_app.kpi.groups.web.state.pack`).
 
 Partition aggregates (:class:`WebBuckets`): counts by calendar day. Per-event figures
 (page views, time on page, scroll, links, answers) are added when an event is applied;
@@ -76,8 +74,7 @@ LONGEST = 30
 SURVEY_ANSWERS_FIXED = {"task_completion": ("no", "yes")}
 #: visitors kept unpacked between two settles at most: past it, the one changed first is
 #: settled and packed at once (memory stays bounded whatever the batch size; replay
-#: settles only at its end); also the most settled visitors kept unpacked while their
-#: visit goes on (past it, the one settled first is packed)
+#: settles only at its end)
 HOT_VISITORS = 16384
 _QUARTER_US = 900_000_000  # every UTC offset in use is a multiple of 15 minutes
 
@@ -107,11 +104,6 @@ class WebGroup(KpiGroup[WebState]):
         #: dropped since (their figures leave the day counts there)
         self.changed: dict[str, WebState] = {}
         self.removed: list[Session] = []
-        #: settled visitors not packed yet, the one settled first first: packed once their
-        #: last session has ended (:meth:`_pack_ended`)
-        self.unpacked: dict[str, WebState] = {}
-        #: time (µs) of the partition's latest web event
-        self.max_us = 0
         self._ints: dict[int, int] = {}
         self._names: dict[str, str] = {}
         #: visitors by their latest day (to forget idle ones without scanning them all);
@@ -153,8 +145,6 @@ class WebGroup(KpiGroup[WebState]):
             unpack(state)
         code = CODES[event.type]
         us = event.us
-        if us > self.max_us:
-            self.max_us = us
         eid = ""
         b: Any = None
         if code == PAGE_VIEWED:
@@ -187,7 +177,7 @@ class WebGroup(KpiGroup[WebState]):
         if latest is None or day > latest:
             self._set_latest(key, state, self._int(day))
         elif day < latest - self.keep_days:
-            self._changed(key, state)  # unpacked: settled (and packed) as any change
+            self._changed(key, state)  # unpacked: packed again by the next settle
             return  # counted on its day; too old to matter to any session of a window
         facts = state.facts
         if b is None:
@@ -214,7 +204,7 @@ class WebGroup(KpiGroup[WebState]):
         changed[key] = state
         if len(changed) > HOT_VISITORS:  # settle the visitor changed first
             first = next(iter(changed))
-            self._publish(first, changed.pop(first))
+            self._publish(changed.pop(first))
 
     def _leave(self, day: int, engaged_ms: int, scroll: int) -> None:
         b = self.buckets
@@ -282,46 +272,18 @@ class WebGroup(KpiGroup[WebState]):
         removed, self.removed = self.removed, []
         for session in removed:
             self._count_session(session, -1)
-        # self.changed is emptied only once every visitor in it is published: _publish
-        # must not pack a visitor still waiting for its turn
-        for key, state in self.changed.items():
-            self._publish(key, state)
-        self.changed = {}
-        self._pack_ended()
+        changed, self.changed = self.changed, {}
+        for state in changed.values():
+            self._publish(state)
         self._forget_idle()
 
-    def _publish(self, key: str, state: WebState) -> None:
-        """Put a changed visitor's new sessions into the day counts; it is packed once its
-        visit has ended (:meth:`_pack_ended`)."""
+    def _publish(self, state: WebState) -> None:
+        """Put a changed visitor's new sessions into the day counts, and pack it."""
         for session in state.sessions:
             if not session.published:
                 self._count_session(session, 1)
                 session.published = True
-        unpacked = self.unpacked
-        unpacked.pop(key, None)  # to the end: settled last
-        unpacked[key] = state
-        if len(unpacked) > HOT_VISITORS:
-            first = next(iter(unpacked))
-            oldest = unpacked.pop(first)
-            if first not in self.changed:  # (one changed again waits for its settle)
-                pack(oldest)
-
-    def _pack_ended(self) -> None:
-        """Pack the settled visitors whose last session ended more than the gap before the
-        partition's latest web event, from the one settled first, up to the first one
-        whose visit may go on. (Packing changes no figure, only the form a visitor is
-        kept in: it is the same whenever it happens.)"""
-        unpacked = self.unpacked
-        horizon = self.max_us - self.gap_us
-        while unpacked:
-            key = next(iter(unpacked))
-            state = unpacked[key]
-            if state.packed is None:
-                sessions = state.sessions
-                if sessions and sessions[-1].last_us >= horizon:
-                    return
-                pack(state)
-            del unpacked[key]
+        pack(state)
 
     def _count_session(self, session: Session, sign: int) -> None:
         """Add (1) or take back (-1) a session's figures to the day of its first event."""
@@ -353,7 +315,6 @@ class WebGroup(KpiGroup[WebState]):
     def forget(self, key: str, state: WebState) -> None:
         """Take a forgotten visitor's sessions and last page view out of the aggregates."""
         self.changed.pop(key, None)
-        self.unpacked.pop(key, None)
         for session in sessions_of(state):
             if session.published:
                 self._count_session(session, -1)
