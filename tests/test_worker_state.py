@@ -1,7 +1,6 @@
-"""The worker's state store (``stream_app/worker/state.py``), without Kafka: a state flush
-writes the changelog only (no copy in the Faust store), recovery through Faust's own memory
-store loads every partition exactly and leaves the store empty, and records written by
-earlier versions (zlib-compressed JSON, plain JSON) still load."""
+"""The worker's state records (``stream_app/worker/state.py``), without Kafka: LZ4 records
+round-trip, and records written by earlier versions (zlib-compressed JSON, plain JSON)
+still load through Faust's own memory store and give the same exposition."""
 
 from __future__ import annotations
 
@@ -74,60 +73,6 @@ def reference(batches: Mapping[tuple[str, int], Sequence[Any]]) -> bytes:
     return render(cores, AS_OF)
 
 
-def test_flush_writes_the_changelog_only_and_recovery_is_exact() -> None:
-    batches = messages(seed=3)
-    assert {role for role, _ in batches} >= {"product", "billing", "web"}
-    live_store = memory_store()
-    live = PartitionStates(Settings(), live_store)
-    live.assign(range(PARTITIONS))
-    half = {k: v[: len(v) // 2] for k, v in batches.items()}
-    rest = {k: v[len(v) // 2 :] for k, v in batches.items()}
-    feed(live, half)
-    changelog = live.persist(range(PARTITIONS))
-    feed(live, rest)
-    changelog += live.persist(range(PARTITIONS))  # keys written twice: the last one wins
-    assert len(changelog) > 50
-    assert not live_store.data and not live_store._key_partition  # no copy of the state
-    assert render(live.owned(), AS_OF) == reference(batches)
-
-    restarted_store = memory_store()
-    recover(restarted_store, changelog)
-    assert len(restarted_store.data) > 20
-    restarted = PartitionStates(Settings(), restarted_store)
-    restarted.assign(range(PARTITIONS))
-    assert render(restarted.owned(), AS_OF) == reference(batches)
-    assert not restarted_store.data and not restarted_store._key_partition
-
-
-def test_a_partition_loaded_later_keeps_its_records_until_then() -> None:
-    batches = messages(seed=4)
-    live = PartitionStates(Settings(), memory_store())
-    feed(live, batches)
-    changelog = live.persist(range(PARTITIONS))
-    store = memory_store()
-    recover(store, changelog)
-    states = PartitionStates(Settings(), store)
-    states.assign([0, 1])
-    left = {store._key_partition[k] for k in store.data}
-    assert left == {2, 3}  # partitions 0 and 1 are in their cores, no longer in the store
-    states.core(2)  # a batch of a partition not assigned yet: loaded on demand
-    assert {store._key_partition[k] for k in store.data} == {3}
-    states.assign(range(PARTITIONS))
-    assert not store.data
-    assert render(states.owned(), AS_OF) == reference(batches)
-
-
-def test_forget_store_empties_it_for_a_full_reread() -> None:
-    live = PartitionStates(Settings(), memory_store())
-    feed(live, messages(seed=5))
-    store = memory_store()
-    recover(store, live.persist(range(PARTITIONS)))
-    states = PartitionStates(Settings(), store)
-    assert store.data
-    states.forget_store()
-    assert not store.data and not store._key_partition
-
-
 @pytest.mark.parametrize(
     ("old_encoding", "first_byte"),
     [
@@ -157,23 +102,3 @@ def test_encode_round_trip() -> None:
     # a record written by v1.1 (zlib level 1 of its JSON), as bytes
     v11 = bytes.fromhex("7801ab562a50b232d051ca57b2aa562a28ca4f294d2e51b23231acad050065f9080c")
     assert decode(v11) == {"p": 0, "o": {"product": 41}}
-
-
-def test_a_revocation_makes_recovery_read_every_changelog_partition_again() -> None:
-    """The store keeps nothing a core holds, so Faust must not resume a changelog
-    partition from the offset it last recovered (it would load only the later records)."""
-    from faust.types import TP
-
-    from stream_app.worker.app import KpiWorker
-
-    worker = KpiWorker(Settings(broker="kafka://127.0.0.1:1"))  # built, never started
-    recovery = worker.app.tables.recovery  # type: ignore[attr-defined]
-    changelog = worker.table.changelog_topic.get_topic_name()
-    recovery.active_offsets[TP(changelog, 0)] = 41
-    recovery.standby_offsets[TP(changelog, 1)] = 5
-    recovery.active_offsets[TP("another-table-changelog", 0)] = 3
-    recover(worker.states.store, [(2, b"account_id:acme", encode({"p": 2}))])
-    worker.reread_changelog()
-    assert dict(recovery.active_offsets) == {TP("another-table-changelog", 0): 3}
-    assert not recovery.standby_offsets
-    assert not worker.states.store.data and not worker.states.store._key_partition

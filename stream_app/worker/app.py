@@ -267,7 +267,6 @@ class KpiWorker:
         async def _revoked(sender: Any, revoked: set[TP], **_: Any) -> None:
             self.states.revoke(tp.partition for tp in revoked if tp.topic in self.topic_roles)
             self.metrics.partitions.set(len(self.states.cores))
-            self.reread_changelog()
 
         @app.page("/progress")
         async def progress(web: Any, request: Any) -> Any:
@@ -280,19 +279,6 @@ class KpiWorker:
 
         # /accounts/{account_id}, /accounts
         register_api(app, self.table, self.states, self.settings.partitions)
-
-    def reread_changelog(self) -> None:
-        """At a revocation: empty the state store and make Faust's next recovery read
-        every changelog partition of the state table from its start. The store holds no
-        copy of what the cores hold (:mod:`stream_app.worker.state`), so the records Faust
-        would otherwise skip (those before the offset it last recovered) are needed again
-        for every partition whose core is dropped and loaded anew."""
-        changelog = self.table.changelog_topic.get_topic_name()
-        recovery = self.app.tables.recovery  # type: ignore[attr-defined]
-        for tp in {*recovery.active_offsets, *recovery.standby_offsets}:
-            if tp.topic == changelog:
-                recovery.revoke(tp)
-        self.states.forget_store()
 
     def progress(self) -> dict[str, Any]:
         """Cheap progress figures (no KPI reads): for benchmarks and readiness checks."""

@@ -1,15 +1,6 @@
 """The worker's partition-local state: one core per owned partition, persisted to a
 Faust table whose changelog is written with the *source* partition of each account.
 
-The Faust store (memory) is only a staging area for recovery: Faust's changelog recovery
-fills it, :meth:`PartitionStates.assign` loads the records of a partition into its core
-and drops them from the store, and state flushes go to the changelog only. The core is
-then the one in-memory copy of a key's state (the store used to keep a compressed copy
-of every key record too: about half of the worker's memory). Because the store no longer
-holds what a retained partition had, the worker empties it and makes Faust read every
-changelog partition from its start again at each rebalance (:meth:`forget_store`, called
-on revocation), instead of only the records written since the last recovery.
-
 Record layout in the table (LZ4-compressed JSON, :func:`encode`): ``<key field>:<key>`` (e.g.
 ``account_id:acme``, :func:`stream_app.kpi.core.store_key`) -> that key's record,
 ``m:<partition>`` -> partition meta (rejections, handled offsets). A batch writes its
@@ -85,12 +76,10 @@ class PartitionStates:
         core = self.cores.get(partition)
         if core is None:
             core = self.cores[partition] = self._load({partition})[partition]
-            self._release({partition})
         return core
 
     def assign(self, partitions: Iterable[int]) -> None:
-        """Own exactly ``partitions``: drop the others, load the new ones from the store
-        (then drop, from the store, every record of a partition that has a core)."""
+        """Own exactly ``partitions``: drop the others, load the new ones from the store."""
         wanted = set(partitions)
         for p in set(self.cores) - wanted:
             del self.cores[p]
@@ -98,34 +87,6 @@ class PartitionStates:
         if missing:
             self.cores.update(self._load(missing))
             log.info("loaded state of partitions %s", sorted(missing))
-        self._release(set(self.cores))
-
-    def forget_store(self) -> None:
-        """Empty the store (at a revocation, before Faust's recovery reads every assigned
-        changelog partition again from its start: see the module's docstring)."""
-        data = getattr(self.store, "data", None)
-        if isinstance(data, dict):
-            data.clear()
-        else:
-            self.store.clear()
-        key_partition = getattr(self.store, "_key_partition", None)
-        if isinstance(key_partition, dict):
-            key_partition.clear()
-
-    def _release(self, partitions: set[int]) -> None:
-        """Drop the store's records of ``partitions`` (their cores hold that state)."""
-        key_partition = getattr(self.store, "_key_partition", None)
-        if not isinstance(key_partition, dict):
-            key_partition = {}
-        data = getattr(self.store, "data", None)
-        store = data if isinstance(data, dict) else self.store
-        for key, raw in list(store.items()):
-            p = key_partition.get(key)
-            if p is None and raw is not None:
-                p = decode(raw).get("p")
-            if p in partitions:
-                store.pop(key, None)
-                key_partition.pop(key, None)
 
     def revoke(self, partitions: Iterable[int]) -> None:
         for p in partitions:
@@ -163,6 +124,23 @@ class PartitionStates:
         return writes
 
     def _store(self, partition: int, key: bytes, record: Mapping[str, Any] | None) -> Write:
-        """The changelog write of one record (None: a key the core forgot, a tombstone).
-        Nothing is kept in the store: the core holds the state."""
-        return partition, key, None if record is None else encode(record)
+        if record is None:  # a key the core forgot: delete it (a tombstone in the changelog)
+            data = getattr(self.store, "data", None)
+            if isinstance(data, dict):
+                data.pop(key, None)
+                key_partition = getattr(self.store, "_key_partition", None)
+                if isinstance(key_partition, dict):
+                    key_partition.pop(key, None)
+            else:
+                self.store.pop(key, None)
+            return partition, key, None
+        value = encode(record)
+        data = getattr(self.store, "data", None)
+        if isinstance(data, dict):
+            data[key] = value
+            key_partition = getattr(self.store, "_key_partition", None)
+            if isinstance(key_partition, dict):
+                key_partition[key] = partition
+        else:
+            self.store[key] = value
+        return partition, key, value
