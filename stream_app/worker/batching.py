@@ -5,16 +5,23 @@ Faust's per-message delivery path (conductor -> channel -> stream -> ack) costs 
 message; this replaces ``Consumer._drain_messages`` of Faust's aiokafka driver for the
 source topics only. Everything else (group membership, assignment, recovery, commits,
 changelogs and other topics) keeps Faust's normal path. It relies on private attributes
-of faust-streaming 0.15.3 (``_wait_next_records``, ``_read_offset``, ``_acked``,
-``_acked_index``, ``_committed_offset``, ``_n_acked``, ``_add_gap``), which is why that
+of faust-streaming 0.15.3 (``_wait_next_records``, ``_read_offset``, ``_new_offset``,
+``_filter_tps_with_pending_acks``, ``_committed_offset``, ``_add_gap``), which is why that
 version is pinned and the kill -9 / rebalance tests guard it.
+
+A source partition's acknowledgement is one number, the offset to commit next (one past
+the last record applied): the loop applies a partition's records in order, so everything
+before it is applied (offsets the fetch skipped are compaction or transaction-marker
+gaps, as Faust's ``_add_gap`` would have filled). Faust's per-message bookkeeping (every
+offset in a list and a set until the commit sorts and walks them) stays for changelogs
+and other topics.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import faust
@@ -112,6 +119,15 @@ def install_batch_consumer(
                 subscription.resume(tp)
 
     class BatchConsumer(base):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            #: source partition -> offset to commit next (one past the last applied
+            #: record); forgotten when the partition is revoked
+            self._source_next: dict[TP, int] = {}
+            #: revocations so far: a batch fetched before one is neither applied nor
+            #: acked (the generation changes only later, at the assignment)
+            self._revocations = 0
+
         def _new_consumer_thread(self) -> Any:
             return FetchThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -148,28 +164,29 @@ def install_batch_consumer(
         async def _drain_messages(self, fetcher: Any) -> None:
             consumer_should_stop = self._stopped.is_set
             fetcher_should_stop = fetcher._stopped.is_set
-            fetching: asyncio.Future[tuple[int, Any]] | None = None
+            fetching: asyncio.Future[tuple[tuple[int, int], Any]] | None = None
             try:
                 while not (consumer_should_stop() or fetcher_should_stop()):
                     self.diag.set_flag(CONSUMER_FETCHING)
                     if fetching is None:
                         fetching = asyncio.ensure_future(self._fetch())
-                    generation, records = await fetching
+                    epoch, records = await fetching
                     # fetch the next records (in the consumer thread) while these apply
                     fetching = asyncio.ensure_future(self._fetch())
                     await self.sleep(0)
                     if records is None or self.should_stop:
                         continue
                     for tp, recs in records.items():
-                        if not self.flow_active or self.app.consumer_generation_id != generation:
+                        if not self.flow_active or self._epoch() != epoch:
                             break  # rebalancing: the rest is fetched again by the new owner
                         r_offset = self._read_offset[tp]
-                        if r_offset is not None:
+                        if r_offset is not None and recs and recs[0].offset < r_offset:
+                            # read before a seek (a record list is in offset order)
                             recs = [r for r in recs if r.offset >= r_offset]
                         if not recs:
                             continue
                         if tp.topic in topics:
-                            await self._apply_batch(tp, recs, r_offset, generation)
+                            await self._apply_batch(tp, recs, epoch)
                         else:
                             await self._deliver_each(tp, recs)
                     # no commit every N messages: a commit writes every changed account,
@@ -191,43 +208,56 @@ def install_batch_consumer(
                     fetching.cancel()
                 self.diag.unset_flag(CONSUMER_FETCHING)
 
-        async def _fetch(self) -> tuple[int, Any]:
-            """The next fetched records, with the consumer generation when they came (a
-            rebalance after that resets the positions, so they are fetched again)."""
+        def _epoch(self) -> tuple[int, int]:
+            """Changes at each rebalance: at the revocation, then at the assignment."""
+            return self.app.consumer_generation_id, self._revocations
+
+        async def _fetch(self) -> tuple[tuple[int, int], Any]:
+            """The next fetched records, with the epoch when they came (a rebalance
+            after that resets the positions, so they are fetched again)."""
             records, _active = await self._wait_next_records(1.0)
             errors = getattr(self._thread, "fetch_errors", None)
             while errors:
                 error = errors.pop(0)
                 if on_fetch_error is not None:
                     on_fetch_error(error)
-            return self.app.consumer_generation_id, records
+            return self._epoch(), records
 
-        async def _apply_batch(
-            self, tp: TP, recs: Sequence[Any], r_offset: int | None, generation: int
-        ) -> None:
-            first = recs[0].offset
-            if r_offset and first - r_offset > 1:  # compacted or transaction-marker gap
-                await self._add_gap(tp, r_offset + 1, first)
+        async def _apply_batch(self, tp: TP, recs: Sequence[Any], epoch: tuple[int, int]) -> None:
             async with self._lock():
+                if self._epoch() != epoch:
+                    return  # a rebalance while waiting for the lock: fetched again
                 if await handler(tp, recs) is False:
                     return  # not applied (stopping): not acked
-                if self.app.consumer_generation_id != generation:
+                if self._epoch() != epoch:
                     return  # revoked meanwhile: not acked, so redelivered to the new owner
                 self._ack(tp, recs)
 
         def _ack(self, tp: TP, recs: Sequence[Any]) -> None:
-            committed = self._committed_offset[tp]
-            index = self._acked_index[tp]
-            acked = self._acked[tp]
-            n = 0
-            for rec in recs:
-                offset = rec.offset
-                if (committed is None or offset >= committed) and offset not in index:
-                    index.add(offset)
-                    acked.append(offset)
-                    n += 1
-            self._n_acked += n
-            self._read_offset[tp] = recs[-1].offset
+            last = recs[-1].offset
+            self._source_next[tp] = last + 1  # a gap before recs[0] is covered too
+            self._read_offset[tp] = last
+
+        def _new_offset(self, tp: TP) -> int | None:
+            if tp.topic in topics:  # None: nothing applied since the partition came
+                return self._source_next.get(tp)
+            result: int | None = super()._new_offset(tp)
+            return result
+
+        def _filter_tps_with_pending_acks(self, which: Any = None) -> Iterator[TP]:
+            yield from super()._filter_tps_with_pending_acks(which)
+            acked = self._acked
+            for tp in list(self._source_next):  # Faust's commit skips offsets not past
+                if tp in acked:  # its committed one (``_should_commit``)
+                    continue  # yielded above
+                if which is None or tp in which or tp.topic in which:
+                    yield tp
+
+        async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+            self._revocations += 1
+            for tp in revoked:  # an applied range not committed yet is dropped, like
+                self._source_next.pop(tp, None)  # Faust's acks: redelivered, deduped
+            await super().on_partitions_revoked(revoked)
 
         async def _deliver_each(self, tp: TP, recs: Sequence[Any]) -> None:
             for rec in recs:  # Faust's normal per-message path (changelogs, other topics)

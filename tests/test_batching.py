@@ -1,0 +1,237 @@
+"""The batch consumer's acknowledgement (stream_app/worker/batching.py): a source
+partition's applied records are one offset range, the offset to commit next; what a
+commit would take is read the way Faust's ``_commit_tps`` reads it. The real commits, a
+kill -9 and rebalances run on a broker in ``test_faults_kafka.py``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import faust
+import pytest
+import pytest_asyncio
+from aiokafka.structs import ConsumerRecord
+from faust.types import TP
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from stream_app.worker.batching import install_batch_consumer
+
+SOURCE = "src"
+SRC0 = TP(SOURCE, 0)
+SRC1 = TP(SOURCE, 1)
+OTHER = TP("other-changelog", 0)
+
+
+def records(tp: TP, offsets: Sequence[int]) -> list[ConsumerRecord[bytes, bytes]]:
+    return [
+        ConsumerRecord(tp.topic, tp.partition, o, 0, 0, b"k", b"v", None, 1, 1, ()) for o in offsets
+    ]
+
+
+class Shell:
+    """A Faust app with the batch consumer installed (never started: no broker)."""
+
+    def __init__(self) -> None:
+        self.app = faust.App(
+            "test-batching", broker="kafka://127.0.0.1:1", store="memory://", autodiscover=False
+        )
+        self.applied: list[tuple[TP, list[int]]] = []
+        self.result: bool | None = True
+        self.during: Any = None  # called inside the handler (a rebalance meanwhile)
+
+        async def handler(tp: TP, recs: Sequence[Any]) -> bool | None:
+            self.applied.append((tp, [r.offset for r in recs]))
+            if self.during is not None:
+                await self.during()
+            return self.result
+
+        async def before_commit() -> None:
+            pass
+
+        install_batch_consumer(self.app, {SOURCE}, handler, before_commit)
+        self.consumer: Any = self.app.consumer
+
+    async def apply(self, tp: TP, offsets: Sequence[int]) -> None:
+        c = self.consumer
+        await c._apply_batch(tp, records(tp, offsets), c._epoch())
+
+    def to_commit(self) -> dict[TP, int]:
+        """What the next commit would send (Faust's ``_commit_tps``, before the send)."""
+        c = self.consumer
+        offsets: dict[TP, int] = c._filter_committable_offsets(
+            list(c._filter_tps_with_pending_acks())
+        )
+        return offsets
+
+    def committed(self, offsets: dict[TP, int]) -> None:
+        self.consumer._committed_offset.update(offsets)  # as ``_commit_offsets`` does
+
+
+@pytest_asyncio.fixture
+async def shell() -> AsyncIterator[Shell]:
+    yield Shell()
+
+
+@pytest.mark.asyncio
+async def test_applied_batches_commit_one_past_the_last_record(shell: Shell) -> None:
+    await shell.apply(SRC0, [0, 1, 2])
+    await shell.apply(SRC0, [3, 4])
+    await shell.apply(SRC1, [10, 11])
+    assert shell.to_commit() == {SRC0: 5, SRC1: 12}
+    assert shell.consumer._read_offset[SRC0] == 4  # the last record read
+    assert not shell.consumer._acked  # no per-message bookkeeping for source topics
+    assert not shell.consumer._acked_index
+
+
+@pytest.mark.asyncio
+async def test_a_gap_between_batches_is_covered(shell: Shell) -> None:
+    # offsets 3..6 never come (transaction markers, compaction): the range covers them
+    await shell.apply(SRC0, [0, 1, 2])
+    await shell.apply(SRC0, [7, 8])
+    assert shell.to_commit() == {SRC0: 9}
+
+
+@pytest.mark.asyncio
+async def test_a_committed_range_is_not_committed_again(shell: Shell) -> None:
+    await shell.apply(SRC0, [0, 1, 2])
+    shell.committed(shell.to_commit())
+    assert shell.to_commit() == {}
+    await shell.apply(SRC0, [3])
+    assert shell.to_commit() == {SRC0: 4}
+
+
+@pytest.mark.asyncio
+async def test_nothing_applied_nothing_to_commit(shell: Shell) -> None:
+    assert shell.to_commit() == {}
+    shell.result = False  # the handler did not apply (the worker is stopping)
+    await shell.apply(SRC0, [0, 1])
+    assert shell.applied == [(SRC0, [0, 1])]
+    assert shell.to_commit() == {}
+    assert shell.consumer._read_offset[SRC0] is None
+
+
+@pytest.mark.asyncio
+async def test_a_revoked_partitions_range_is_forgotten(shell: Shell) -> None:
+    await shell.apply(SRC0, [0, 1])
+    await shell.apply(SRC1, [0, 1, 2])
+    await shell.consumer.on_partitions_revoked({SRC0})
+    assert shell.to_commit() == {SRC1: 3}
+
+
+@pytest.mark.asyncio
+async def test_a_batch_fetched_before_a_revocation_is_not_applied(shell: Shell) -> None:
+    c = shell.consumer
+    epoch = c._epoch()
+    await c.on_partitions_revoked({SRC1})
+    await c._apply_batch(SRC0, records(SRC0, [0, 1]), epoch)
+    assert shell.applied == []
+    assert shell.to_commit() == {}
+
+
+@pytest.mark.asyncio
+async def test_a_rebalance_during_the_batch_drops_its_ack(shell: Shell) -> None:
+    c = shell.consumer
+
+    async def revoke() -> None:
+        await c.on_partitions_revoked({SRC0})
+
+    shell.during = revoke
+    await shell.apply(SRC0, [5, 6])
+    assert shell.applied == [(SRC0, [5, 6])]
+    assert shell.to_commit() == {}
+
+    async def new_generation() -> None:
+        shell.app.consumer_generation_id += 1
+
+    shell.during = new_generation
+    await shell.apply(SRC1, [0, 1])
+    assert shell.to_commit() == {}
+
+
+@pytest.mark.asyncio
+async def test_other_topics_keep_fausts_per_message_acks(shell: Shell) -> None:
+    c = shell.consumer
+    for offset in (0, 1, 2, 4):  # what Faust's ``ack`` keeps for a message
+        c._acked[OTHER].append(offset)
+        c._acked_index[OTHER].add(offset)
+    await shell.apply(SRC0, [0])
+    assert shell.to_commit() == {OTHER: 3, SRC0: 1}  # up to the first hole only
+
+
+def fausts_commits(batches: Sequence[Sequence[int]]) -> tuple[list[int | None], int | None]:
+    """What Faust's per-message path (every offset acked, gaps added) commits after each
+    batch, on a consumer without the batch hook; then its committed offset after one more
+    commit with nothing new."""
+    app = faust.App("test-batching-faust", broker="kafka://127.0.0.1:1", autodiscover=False)
+    c: Any = app.consumer
+    tp = SRC0
+    out: list[int | None] = []
+
+    def commit() -> int | None:
+        found = c._filter_committable_offsets(list(c._filter_tps_with_pending_acks()))
+        c._committed_offset.update(found)
+        return found.get(tp)
+
+    async def run() -> None:
+        for batch in batches:
+            r_offset = c._read_offset[tp]
+            for offset in batch:  # as Faust's _drain_messages and ack() do
+                if r_offset and offset - r_offset > 1:
+                    await c._add_gap(tp, r_offset + 1, offset)
+                c._acked[tp].append(offset)
+                c._acked_index[tp].add(offset)
+                c._read_offset[tp] = r_offset = offset
+            out.append(commit())
+        commit()
+
+    asyncio.run(run())
+    final: int | None = c._committed_offset[tp]
+    return out, final
+
+
+@st.composite
+def in_order_batches(draw: st.DrawFn) -> list[list[int]]:
+    """Record lists of one partition as fetches return them: increasing offsets, some
+    skipped (markers, compaction), starting past 0."""
+    offset = draw(st.integers(1, 5))
+    batches = []
+    for _ in range(draw(st.integers(1, 6))):
+        batch = []
+        for _ in range(draw(st.integers(1, 5))):
+            offset += draw(st.sampled_from([1, 1, 1, 2, 4]))
+            batch.append(offset)
+        batches.append(batch)
+    return batches
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=in_order_batches())
+def test_the_range_commits_at_least_what_fausts_per_message_acks_commit(
+    batches: list[list[int]],
+) -> None:
+    """After each batch the range commits one past its last record; Faust's per-message
+    acks never commit further (they lag behind gaps: a gap's interval includes the record
+    after it, whose duplicate offset ends a consecutive run, and ``_add_gap`` starts one
+    past the committed offset, which is the *next* offset to read)."""
+
+    async def ours() -> list[int | None]:
+        shell = Shell()
+        out: list[int | None] = []
+        for batch in batches:
+            await shell.apply(SRC0, batch)
+            found = shell.to_commit()
+            shell.committed(found)
+            out.append(found.get(SRC0))
+        return out
+
+    mine = asyncio.run(ours())
+    assert mine == [batch[-1] + 1 for batch in batches]
+    theirs, final = fausts_commits(batches)
+    committed = 0
+    for offset, faust_offset in zip(mine, theirs, strict=True):
+        committed = max(committed, faust_offset or 0)
+        assert offset is not None and committed <= offset
+    assert final is not None and mine[-1] is not None and final <= mine[-1]
