@@ -12,12 +12,15 @@ from typing import Any
 import faust
 import pytest
 import pytest_asyncio
-from aiokafka.structs import ConsumerRecord
+from aiokafka.consumer.fetcher import FetchResult, PartitionRecords
+from aiokafka.record.default_records import DefaultRecordBatchBuilder
+from aiokafka.record.memory_records import MemoryRecords
+from aiokafka.structs import ConsumerRecord, TopicPartition
 from faust.types import TP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_app.worker.batching import install_batch_consumer
+from stream_app.worker.batching import SourceResults, install_batch_consumer
 
 SOURCE = "src"
 SRC0 = TP(SOURCE, 0)
@@ -235,3 +238,50 @@ def test_the_range_commits_at_least_what_fausts_per_message_acks_commit(
         committed = max(committed, faust_offset or 0)
         assert offset is not None and committed <= offset
     assert final is not None and mine[-1] is not None and final <= mine[-1]
+
+
+def fetched(topic: str, values: Sequence[bytes]) -> FetchResult:
+    """A fetch result of ``topic``[0] as aiokafka's fetcher makes it: a real record batch
+    (the headers of the second record set)."""
+    builder = DefaultRecordBatchBuilder(
+        magic=2,
+        compression_type=0,
+        is_transactional=0,
+        producer_id=-1,
+        producer_epoch=-1,
+        base_sequence=-1,
+        batch_size=1 << 20,
+    )
+    for i, value in enumerate(values):
+        headers = [("h", b"x")] if i == 1 else []
+        builder.append(i, timestamp=1000 + i, key=b"k%d" % i, value=value, headers=headers)
+    tp = TopicPartition(topic, 0)
+    records = PartitionRecords(
+        tp, MemoryRecords(bytes(builder.build())), [], 0, None, None, True, 0
+    )
+    return FetchResult(tp, assignment=None, partition_records=records, backoff=0)
+
+
+def test_source_records_come_as_aiokafka_decoded_them() -> None:
+    earlier = fetched(SOURCE, [b"a"])  # already fetched when the hook is installed
+    results = SourceResults({SOURCE}, {TopicPartition(SOURCE, 1): earlier})
+    results[TopicPartition(SOURCE, 0)] = fetched(SOURCE, [b"v0", b"v1", b"v2"])
+    results[TopicPartition("changelog", 0)] = fetched("changelog", [b"c0", b"c1"])
+
+    source = list(results[TopicPartition(SOURCE, 0)]._partition_records)
+    assert [(r.offset, r.timestamp, r.key, r.value) for r in source] == [
+        (0, 1000, b"k0", b"v0"),
+        (1, 1001, b"k1", b"v1"),
+        (2, 1002, b"k2", b"v2"),
+    ]
+    assert [list(r.headers) for r in source] == [[], [("h", b"x")], []]
+    assert not any(isinstance(r, ConsumerRecord) for r in source)
+    assert not isinstance(
+        next(results[TopicPartition(SOURCE, 1)]._partition_records), ConsumerRecord
+    )
+    # other topics (changelogs) keep aiokafka's ConsumerRecord, which Faust's path reads
+    other = list(results[TopicPartition("changelog", 0)]._partition_records)
+    assert [(type(r), r.topic, r.offset, r.value) for r in other] == [
+        (ConsumerRecord, "changelog", 0, b"c0"),
+        (ConsumerRecord, "changelog", 1, b"c1"),
+    ]

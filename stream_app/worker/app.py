@@ -370,7 +370,7 @@ class KpiWorker:
         )
         if rejected:
             by_offset = {r.offset: r for r in records}
-            await self._dead_letter([(by_offset[o], why) for o, why in rejected])
+            await self._dead_letter([(by_offset[o], why) for o, why in rejected], tp)
         self._count(outcomes, now)
         return True
 
@@ -429,16 +429,22 @@ class KpiWorker:
         await self._dead_letter(rejected)
         self._count(outcomes, now)
 
-    async def _dead_letter(self, rejected: Sequence[tuple[Any, Rejection]]) -> None:
+    async def _dead_letter(
+        self, rejected: Sequence[tuple[Any, Rejection]], tp: TP | None = None
+    ) -> None:
+        """Send each rejected message to the dead-letter topic, on its own partition.
+        ``tp``: where the records came from (the batch hook's records carry no topic or
+        partition); None: each message's own (Faust messages)."""
         producer = self.app.producer
         for msg, detail in rejected:  # flushed before the offsets commit, like the changelog
+            topic, partition = (msg.topic, msg.partition) if tp is None else tp
             await producer.send(
                 self.settings.topic_dead_letters,
                 msg.key,
                 msg.value,
-                msg.partition,
+                partition,
                 None,
-                dead_letter_headers(detail, msg.topic, msg.partition, msg.offset),
+                dead_letter_headers(detail, topic, partition, msg.offset),
             )
 
     def _count(self, outcomes: dict[str, int], started: float) -> None:

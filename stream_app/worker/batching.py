@@ -20,11 +20,13 @@ and other topics.
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from typing import Any
 
 import faust
+from aiokafka.consumer.fetcher import FetchResult
 from faust.transport.consumer import CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
@@ -37,11 +39,39 @@ from stream_app.worker.fetch_errors import RETRY_S, FetchError, catching
 #: commit interval. Skipping a commit is always safe: offsets and state move together.
 FLUSH_SHARE = 10
 
-#: applies one record list; returns False when it did not (the worker is stopping on a
-#: fatal error): the records are then not acknowledged
+#: applies one record list (aiokafka's decoded records: ``offset``, ``timestamp``,
+#: ``key``, ``value``, ``headers``, no ``topic``/``partition``); returns False when it did
+#: not (the worker is stopping on a fatal error): the records are then not acknowledged
 RecordsHandler = Callable[[TP, Sequence[Any]], Awaitable[bool | None]]
 CommitHook = Callable[[], Awaitable[None]]
 FetchErrorHook = Callable[[FetchError], None]
+
+
+def _as_decoded(tp: Any, record: Any) -> Any:
+    return record
+
+
+class SourceResults(collections.OrderedDict[Any, Any]):
+    """aiokafka's fetched results by partition (``Fetcher._records``), where a source
+    partition's records come as aiokafka decoded them from the record batch: no
+    ``ConsumerRecord`` (a dataclass, ~2 us and two objects a message, in the consumer
+    thread) is built for each. Other topics (changelogs) get ``ConsumerRecord``s."""
+
+    def __init__(self, topics: set[str], results: Any) -> None:
+        self.topics = topics
+        super().__init__()
+        self.update(results)
+
+    def __setitem__(self, tp: Any, result: Any) -> None:
+        if tp.topic in self.topics and type(result) is FetchResult:
+            records = result._partition_records
+            if (
+                records is not None
+                and records._key_deserializer is None
+                and records._value_deserializer is None
+            ):  # read by aiokafka's _unpack_records for each record
+                records._consumer_record = _as_decoded
+        super().__setitem__(tp, result)
 
 
 def install_batch_consumer(
@@ -93,6 +123,9 @@ def install_batch_consumer(
             max_records: int | None = None,
         ) -> Any:
             self._retry_due(consumer)
+            fetcher = consumer._fetcher
+            if type(fetcher._records) is not SourceResults:  # the fetcher of this consumer
+                fetcher._records = SourceResults(topics, fetcher._records)
             errors: list[FetchError] = []
             try:
                 with catching(errors):
