@@ -77,10 +77,12 @@ def summarise(folded: Path, top: int = 30) -> str:
 
 def _record() -> list[str]:
     """py-spy's command; ``--native`` when the compiled core runs (its functions make no
-    Python frames: without it their time shows as their pure caller's)."""
+    Python frames: without it their time shows as their pure caller's). ``--gil``: only the
+    thread holding the interpreter lock is sampled, so a thread waiting for it (the worker's
+    consumer thread, or the loop while that thread decodes) is not counted as work."""
     from stream_app.compiled import is_compiled
 
-    cmd = [py_spy(), "record", "--format", "raw", "-r", "100"]
+    cmd = [py_spy(), "record", "--format", "raw", "-r", "100", "--gil"]
     return [*cmd, "--native"] if is_compiled() else cmd
 
 
