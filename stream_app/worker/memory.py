@@ -15,7 +15,10 @@ producer's batches. Two glibc behaviours keep that memory in the process after i
   worker has caught up after a backlog (a flush finds every fetched offset committed and at
   least :data:`BACKLOG_MESSAGES` handled since the last trim), so that what the backlog's
   fetches, acknowledgements and state writes left behind goes back at once; and otherwise
-  at most once every :data:`TRIM_EVERY_S`.
+  at most once every :data:`TRIM_EVERY_S`. "Caught up" compares committed offsets with the
+  highwater, so it holds once no message has arrived for a commit interval (a backlog
+  applied, traffic paused): a worker under steady traffic is never caught up at a flush and
+  trims once a minute. A trim of a ~400 MB heap took 65-105 ms on a loaded 2-core machine.
 
 Neither lowers the peak; they lower what stays resident afterwards. Objects Python's own
 allocator holds (arenas of small objects) are returned by Python when an arena is empty,
