@@ -12,8 +12,13 @@ the share of each type is in ``details.dataset``):
   ``--processes 2`` when the CLI has the flag (``replay_processes`` says), and
   ``replay_eps_single`` (bench.replay_cli);
 - ``freshness_*``: production -> visible in /progress and in /metrics at half the load;
-- ``rss_mb_per_100k_users``, ``rss_mb_per_100k_visitors``, ``recovery_s``,
-  ``scale_2_workers``: see bench/workers.py;
+- ``rss_mb_per_100k_users``, ``rss_mb_per_100k_visitors``: VmRSS growth of a fresh worker
+  (every group) from idle to HOLDING the state of 100k users / web visitors, read once it
+  has handled their events, caught up, committed and trimmed (``/progress`` shows
+  ``trimmed_handled`` >= the count); ``rss_peak_mb_per_100k_users`` / ``_visitors``: the
+  same growth read the moment ``/progress`` shows the last event handled (plus the
+  backlog's transient memory); see bench/workers.py (``memory_and_recovery``);
+- ``recovery_s``, ``scale_2_workers``: see bench/workers.py;
 - ``targets``: each target of issue 18, its threshold, the value, met (bench.targets).
 
 Modules: data (events, fast producer), ceiling, naive_faust, quix, workers, freshness,

@@ -121,14 +121,21 @@ def render(out: dict[str, Any]) -> str:
         "every 1 s (sum of cs_events*_total); resolution 1 s + one scrape "
         f"(scrape p50 {_n(fr.get('metrics_scrape_p50_s'), ' s')})",
         "",
-        f"memory: {_n(out['rss_mb_per_100k_users'], ' MB')} RSS per 100k active users "
+        f"memory held: {_n(out['rss_mb_per_100k_users'], ' MB')} RSS per 100k active users "
         f"(VmRSS idle {_n(mem.get('rss_idle_mb'), ' MB')} -> "
         f"{_n(mem.get('rss_loaded_mb'), ' MB')} after sessions of {_n(mem.get('users'))} "
         "users over users/20 accounts, within the 30-day window); "
         f"{_n(out.get('rss_mb_per_100k_visitors'), ' MB')} per 100k web visitors (another "
         f"fresh worker: {_n(mem.get('visitors_rss_idle_mb'), ' MB')} -> "
         f"{_n(mem.get('visitors_rss_loaded_mb'), ' MB')} after one 5-event visit of each of "
-        f"{_n(mem.get('visitors'))} visitors)",
+        f"{_n(mem.get('visitors'))} visitors); read once the worker has caught up, committed "
+        f"and trimmed ({_n(mem.get('held_after_s'), ' s')} / "
+        f"{_n(mem.get('visitors_held_after_s'), ' s')} after the peak reading)",
+        f"memory peak: {_n(out.get('rss_peak_mb_per_100k_users'), ' MB')} per 100k users "
+        f"({_n(mem.get('rss_peak_loaded_mb'), ' MB')}), "
+        f"{_n(out.get('rss_peak_mb_per_100k_visitors'), ' MB')} per 100k visitors "
+        f"({_n(mem.get('visitors_rss_peak_loaded_mb'), ' MB')}): read the moment /progress "
+        "shows the last event handled (held + the backlog's transient memory)",
         f"recovery: {_n(out['recovery_s'], ' s')} from restarting a kill -9'd worker holding "
         f"{_n(mem.get('users'))} users until {_n(mem.get('recovery_new_events'))} events "
         "produced right after the restart are applied; includes process start, group join "

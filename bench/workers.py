@@ -140,6 +140,42 @@ def _produce(bootstrap: str, prefix: str, records: list[Record]) -> float:
     return asyncio.run(produce_records(bootstrap, topic_names(prefix), records))
 
 
+def memory_readings(
+    workers: dict[str, tuple[WorkerProcess, int]], timeout: float
+) -> dict[str, dict[str, float]]:
+    """VmRSS of each worker (name -> (worker, messages it is to handle)), twice, both
+    workers watched in one loop so neither reading waits on the other worker:
+
+    - ``peak_mb``: the first time ``/progress`` shows the messages handled (what the worker
+      holds at that moment, plus the backlog's transient memory: fetched batches not yet
+      freed, acknowledged offsets and state records awaiting their commit, allocator
+      high-water);
+    - ``held_mb``: the first time ``/progress`` shows a trim made once the worker was
+      caught up after them (``trimmed_handled`` >= the count: every fetched offset
+      committed, then ``malloc_trim``; stream_app/worker/memory.py), i.e. what it holds
+      for its keys; ``held_after_s``: seconds from the peak reading to it."""
+    got: dict[str, dict[str, float]] = {name: {} for name in workers}
+    peak_at: dict[str, float] = {}
+
+    def read() -> bool:
+        for name, (worker, expect) in workers.items():
+            r = got[name]
+            if "held_mb" in r:
+                continue
+            assert worker.proc is not None
+            p = progress(worker)
+            if "peak_mb" not in r and p["handled"] >= expect:
+                r["peak_mb"] = rss_mb(worker.proc.pid)
+                peak_at[name] = time.monotonic()
+            if "peak_mb" in r and (p.get("trimmed_handled") or 0) >= expect:
+                r["held_mb"] = rss_mb(worker.proc.pid)
+                r["held_after_s"] = time.monotonic() - peak_at[name]
+        return all("held_mb" in r for r in got.values())
+
+    wait_for(read, timeout, "memory readings (handled, then trimmed once caught up)", 0.1)
+    return got
+
+
 def memory_and_recovery(
     bootstrap: str, prefix: str, tmp: Path, keys: int, timeout: float, k_new: int = 1000
 ) -> dict[str, Any]:
@@ -150,7 +186,11 @@ def memory_and_recovery(
     4 partitions (idle), then again once one has applied one ``session_started`` of each of
     ``keys`` users (``keys``/20 accounts) and the other one 5-event visit of each of
     ``keys`` visitors (:func:`bench.data.visitor_visits`), all within the last 29 days;
-    growth scaled to 100,000.
+    growth scaled to 100,000. Two readings (:func:`memory_readings`):
+    ``rss_mb_per_100k_users`` / ``_visitors`` is what the worker HOLDS for those keys, read
+    once it has caught up, committed and trimmed; ``rss_peak_mb_per_100k_users`` /
+    ``_visitors`` is read the moment ``/progress`` shows the last event handled (the held
+    memory plus the backlog's transient memory).
     Recovery: once the group of the users' worker has committed everything, SIGKILL its
     process group, start a new process with the same app id and immediately produce
     ``k_new`` sessions of new users; recovery_s = restart -> the new process has applied all
@@ -168,17 +208,21 @@ def memory_and_recovery(
         wait_owned([web_worker], 180)
         out["rss_idle_mb"] = rss_mb(worker.proc.pid)
         out["visitors_rss_idle_mb"] = rss_mb(web_worker.proc.pid)
-        _produce(bootstrap, prefix, user_sessions(keys, max(1, keys // 20)))
+        # the visits first (5x the messages): the users' worker would otherwise have
+        # handled its sessions, caught up and trimmed before the readings start
         _produce(bootstrap, web_prefix, visitor_visits(keys))
-        wait_for(lambda: progress(worker)["handled"] >= keys, timeout, "user sessions", 0.1)
-        out["rss_loaded_mb"] = rss_mb(worker.proc.pid)
-        out["rss_mb_per_100k_users"] = (out["rss_loaded_mb"] - out["rss_idle_mb"]) * 100_000 / keys
-        wait_for(
-            lambda: progress(web_worker)["handled"] >= 5 * keys, timeout, "visitor visits", 0.1
+        _produce(bootstrap, prefix, user_sessions(keys, max(1, keys // 20)))
+        got = memory_readings(
+            {"users": (worker, keys), "visitors": (web_worker, 5 * keys)}, timeout
         )
-        out["visitors_rss_loaded_mb"] = rss_mb(web_worker.proc.pid)
-        grown = out["visitors_rss_loaded_mb"] - out["visitors_rss_idle_mb"]
-        out["rss_mb_per_100k_visitors"] = grown * 100_000 / keys
+        per_100k = 100_000 / keys
+        for name, first in (("users", ""), ("visitors", "visitors_")):
+            idle, r = out[f"{first}rss_idle_mb"], got[name]
+            out[f"{first}rss_loaded_mb"] = r["held_mb"]
+            out[f"{first}rss_peak_loaded_mb"] = r["peak_mb"]
+            out[f"{first}held_after_s"] = r["held_after_s"]
+            out[f"rss_mb_per_100k_{name}"] = (r["held_mb"] - idle) * per_100k
+            out[f"rss_peak_mb_per_100k_{name}"] = (r["peak_mb"] - idle) * per_100k
         web_worker.stop()
         wait_lag_zero(bootstrap, app_id, list(topic_names(prefix).values()), 120)
         worker.stop(signal.SIGKILL)

@@ -38,6 +38,7 @@ COMPILED = (
     "stream_app/replay.py",  # its read loop (replay only; the worker shell stays pure)
     "stream_app/contract/fast.py",
     "stream_app/contract/kinds.py",
+    "stream_app/murmur2.py",  # the key -> partition hash (worker routing, replay split)
 )
 
 #: files under those globs that stay pure (fnmatch patterns of their paths): pydantic

@@ -60,9 +60,9 @@ from stream_app.exposition import to_metric
 from stream_app.kpi.core import Outcome, PartitionCore
 from stream_app.kpi.families import Family, Labels
 from stream_app.kpi.settings import KpiSettings
+from stream_app.murmur2 import partition_of as contract_partition
 from stream_app.replay import PROGRESS_EVERY, RejectsWriter, ReplayResult, replay
 from stream_app.replay_progress import Progress
-from stream_app.worker.routing import contract_partition
 
 #: lines of one block of the lateness check (a few numbers per block and process)
 BLOCK_LINES = 4096

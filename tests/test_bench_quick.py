@@ -34,6 +34,8 @@ POSITIVE = [
     "freshness_rate_eps",
     "rss_mb_per_100k_users",
     "rss_mb_per_100k_visitors",
+    "rss_peak_mb_per_100k_users",
+    "rss_peak_mb_per_100k_visitors",
     "recovery_s",
     "scale_2_workers",
 ]

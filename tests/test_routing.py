@@ -14,8 +14,10 @@ from aiokafka.partitioner import DefaultPartitioner
 from hypothesis import given
 from hypothesis import strategies as st
 
+from stream_app import compiled
 from stream_app.kpi.core import PartitionCore
 from stream_app.kpi.settings import KpiSettings
+from stream_app.worker import routing
 from stream_app.worker.fetch_errors import reason_of
 from stream_app.worker.partitions import mismatch_message
 from stream_app.worker.routing import (
@@ -138,11 +140,33 @@ def test_forwarded_from(headers: tuple[tuple[str, bytes], ...] | None, expected:
 
 
 def test_partition_cache_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    # the cache of the pure-Python hash's path
     monkeypatch.setattr("stream_app.worker.routing.CACHE_SIZE", 10)
-    router = PartitionRouter(KEY_FIELDS)
+    router = PartitionRouter(KEY_FIELDS, cached=True)
     for i in range(25):
         assert router.partition_of(str(i).encode(), 4) == contract_partition(str(i).encode(), 4)
     assert len(router._cache[4]) <= 10
+
+
+@pytest.mark.parametrize("cached", [True, False])
+def test_the_router_caches_only_the_pure_hash(cached: bool) -> None:
+    router = PartitionRouter(KEY_FIELDS, cached=cached)
+    keys = [f"visitor-{i}".encode() for i in range(300)]
+    assert [router.partition_of(k, 4) for k in keys] == [contract_partition(k, 4) for k in keys]
+    records = [Rec(i, k) for i, k in enumerate(keys)]
+    stay, forwards, _ = router.split("web", 1, 4, records)
+    assert {r.key for r in stay} == {k for k in keys if contract_partition(k, 4) == 1}
+    assert {f.record.key for f in forwards} == {k for k in keys if contract_partition(k, 4) != 1}
+    assert len(router._cache.get(4, {})) == (300 if cached else 0)
+
+
+def test_the_compiled_hash_is_not_cached() -> None:
+    if not compiled.is_compiled():
+        pytest.skip(f"no current compiled build: {compiled.active()}")
+    assert not routing.PURE_HASH
+    router = PartitionRouter(KEY_FIELDS)
+    router.split("web", 0, 4, [Rec(i, f"v-{i}".encode()) for i in range(50)])
+    assert router._cache == {}
 
 
 # -- partition counts ------------------------------------------------------------------

@@ -68,3 +68,53 @@ def test_trimmer_waits_its_interval_unless_forced(monkeypatch: pytest.MonkeyPatc
     trimmer.last -= 3600
     assert trimmer.maybe()
     assert len(calls) == 2
+
+
+def test_trimmer_trims_once_caught_up_after_a_backlog(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def release() -> bool:
+        calls.append(1)
+        return True
+
+    monkeypatch.setattr(memory, "release_free_memory", release)
+    monkeypatch.setattr(memory, "TRIM_SHARE", 0)  # its own test below
+    trimmer = memory.Trimmer(every_s=3600, backlog=1000)
+    assert trimmer.progress() == {"trimmed_at": None, "trimmed_handled": 0}
+    assert not trimmer.maybe(handled=5000, caught_up=False)  # still behind: no trim
+    assert not trimmer.maybe(handled=999, caught_up=True)  # caught up, but no backlog
+    assert trimmer.maybe(handled=5000, caught_up=True)  # caught up after 5000 messages
+    assert trimmer.progress()["trimmed_handled"] == 5000
+    assert trimmer.progress()["trimmed_at"] is not None
+    assert not trimmer.maybe(handled=5500, caught_up=True)  # 500 since: not a backlog
+    assert trimmer.maybe(handled=6000, caught_up=True)
+    assert len(calls) == 2
+
+
+def test_a_caught_up_trim_waits_share_times_the_last_ones_duration(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memory, "release_free_memory", lambda: True)
+    trimmer = memory.Trimmer(every_s=3600, backlog=1)
+    assert trimmer.maybe(handled=10, caught_up=True)
+    trimmer.took = 1.0  # the last trim took 1 s: the next one waits TRIM_SHARE s
+    assert not trimmer.maybe(handled=20, caught_up=True)
+    trimmer.last -= memory.TRIM_SHARE
+    assert trimmer.maybe(handled=20, caught_up=True)
+    assert trimmer.progress()["trimmed_handled"] == 20
+
+
+def test_a_periodic_or_forced_trim_while_behind_is_not_a_caught_up_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(memory, "release_free_memory", lambda: True)
+    monkeypatch.setattr(memory, "TRIM_SHARE", 0)
+    trimmer = memory.Trimmer(every_s=3600, backlog=1000)
+    assert trimmer.maybe(force=True, handled=4000, caught_up=False)
+    trimmer.last -= 3600
+    assert trimmer.maybe(handled=8000, caught_up=False)
+    assert trimmer.progress() == {"trimmed_at": None, "trimmed_handled": 0}
+    # the backlog counts from the last trim of any kind
+    assert not trimmer.maybe(handled=8500, caught_up=True)
+    assert trimmer.maybe(handled=9000, caught_up=True)
+    assert trimmer.progress()["trimmed_handled"] == 9000

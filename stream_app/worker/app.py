@@ -181,7 +181,8 @@ class KpiWorker:
         self.first_batch_at: float | None = None
         self.last_batch_at: float | None = None
         self.registry.register(KpiCollector(self.states.owned, utc_now))
-        self.registry.register(ConsumerLagCollector(self.app, self.topic_roles))
+        self.lag = ConsumerLagCollector(self.app, self.topic_roles)
+        self.registry.register(self.lag)
         self.registry.register(self.counters)
         self._wire()
 
@@ -288,6 +289,7 @@ class KpiWorker:
             "last_batch_at": self.last_batch_at,
             "partitions": sorted(self.states.cores),
             "core": compiled.active(),  # compiled (mypyc) or pure Python (why)
+            **self.trimmer.progress(),  # the last trim once caught up (memory.py)
         }
 
     def _owned_partitions(self) -> set[int]:
@@ -473,7 +475,9 @@ class KpiWorker:
             await producer.send(changelog, key, value, partition, None, None)
         self.metrics.records_written.inc(len(writes))
         self.metrics.flushes.inc()
-        self.trimmer.maybe()
+        # caught up: every fetched offset committed (by the commit this flush precedes)
+        caught_up = not any(self.lag.lag_by_topic().values())
+        self.trimmer.maybe(handled=self.handled, caught_up=caught_up)
 
 
 def build_worker(settings: Settings, registry: CollectorRegistry | None = None) -> KpiWorker:
