@@ -68,6 +68,28 @@ def test_digit_reader_agrees_with_datetime_reader(ts: str, tz: Any) -> None:
     assert parser._time(ts) == EventParser(tz)._time_text(ts), ts  # from the caches too
 
 
+#: texts that share hour prefixes and offsets (valid or not) with their neighbours
+shared = st.builds(
+    lambda prefix, ms, frac, off: f"{prefix}{ms}{frac}{off}",
+    st.sampled_from(
+        ["2026-10-29T00", "2026-10-28T23", "2024-02-29T12", "0001-01-01T00", "2026-02-29T10"]
+    ),
+    st.sampled_from([":00:00", ":59:59", ":30:60", ":60:00", "-00:00", ":5:00", ":00:0"]),
+    st.sampled_from(["", ".397", ".1234567", "."]),
+    st.sampled_from(["Z", "+00:00", "-05:00", "-00:00", "+05:30", "+24:00", "+05-30", ""]),
+)
+
+
+@settings(max_examples=1000, deadline=None)
+@given(texts=st.lists(ts_text | shared, min_size=2, max_size=12), tz=st.sampled_from(ZONES))
+def test_one_reader_agrees_on_a_sequence(texts: list[str], tz: Any) -> None:
+    """The reader remembers the last hour prefix and offset: a text sharing them, valid
+    or not, still reads as the datetime reader reads it."""
+    parser = EventParser(tz)
+    for ts in texts:
+        assert parser._time(ts) == EventParser(tz)._time_text(ts), (texts, ts)
+
+
 @settings(max_examples=1500, deadline=None)
 @given(
     when=st.datetimes(min_value=datetime(2, 1, 2), max_value=datetime(9998, 12, 30)),

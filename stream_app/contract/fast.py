@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Final
 
 import orjson
 
@@ -27,17 +28,22 @@ from stream_app.timeutil import day_of, from_us, to_us
 
 #: an RFC 3339 time in three parts (ASCII digits only): "YYYY-MM-DDTHH", ":MM:SS" and
 #: ".ffffff" (optional, 1 to 6 digits) + "Z" or "+HH:MM"
-_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}")
-_WITHIN_HOUR = {f":{m:02d}:{s:02d}": (m * 60 + s) * 1_000_000 for m in range(60) for s in range(60)}
-_TAIL = re.compile(r"(?:\.([0-9]{1,6}))?(Z|[+-][0-9]{2}:[0-9]{2})")
-_CACHE_LIMIT = 200_000
+_HOUR: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}")
+_WITHIN_HOUR: Final = {
+    f":{m:02d}:{s:02d}": (m * 60 + s) * 1_000_000 for m in range(60) for s in range(60)
+}
+_TAIL: Final = re.compile(r"(?:\.([0-9]{1,6}))?(Z|[+-][0-9]{2}:[0-9]{2})")
+_LOADS: Final = orjson.loads
+_CACHE_LIMIT: Final = 200_000
 #: no day cached yet; a UTC hour with a local midnight inside (days are far from both)
-_NO_DAY = -(2**62)
-_SPLIT = _NO_DAY + 1
+_NO_DAY: Final = -(2**62)
+_SPLIT: Final = _NO_DAY + 1
+#: a prefix of the years 1 and 9999 (where an offset or the zone may leave datetime's range)
+_EDGE: Final = _NO_DAY + 2
 #: the fraction's digits -> the factor that makes them microseconds
-_SCALE = (0, 100_000, 10_000, 1_000, 100, 10, 1)
-_LAST_OF_HOUR = timedelta(minutes=59, seconds=59, microseconds=999_999)
-_MONTH_DAYS = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+_SCALE: Final = (0, 100_000, 10_000, 1_000, 100, 10, 1)
+_LAST_OF_HOUR: Final = timedelta(minutes=59, seconds=59, microseconds=999_999)
+_MONTH_DAYS: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
 
 
 def _d2(text: str, i: int) -> int:
@@ -113,7 +119,7 @@ def _spec(t: EventType) -> _Spec:
 
 
 #: event type -> what the fast path checks
-_SPECS: dict[str, _Spec] = {t.name: _spec(t) for t in EVENT_TYPES_DECLARED}
+_SPECS: Final[dict[str, _Spec]] = {t.name: _spec(t) for t in EVENT_TYPES_DECLARED}
 
 
 class EventParser:
@@ -132,6 +138,12 @@ class EventParser:
         self._days: dict[int, int] = {}
         self._last_hour = _NO_DAY
         self._last_day = _NO_DAY
+        #: the last ``YYYY-MM-DDTHH`` read and its seconds from the epoch (as UTC); the
+        #: last ``+HH:MM`` read and its seconds
+        self._prefix = "-"  # matches no valid time
+        self._prefix_s = 0
+        self._offset_text = "-"
+        self._offset_s = 0
 
     def parse(self, raw: bytes | str, decoded: object = None) -> tuple[Event, int] | Rejection:
         """Validate one message body; never raises on bad input. ``decoded``: what
@@ -157,7 +169,7 @@ class EventParser:
         d = decoded
         if d is None:
             try:
-                d = orjson.loads(raw)
+                d = _LOADS(raw)
             except ValueError:
                 return None
         if type(d) is not dict:
@@ -208,42 +220,31 @@ class EventParser:
 
     def _time(self, ts: str) -> tuple[int, int] | None:
         """(epoch us, day) of an RFC 3339 ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM)``, read
-        digit by digit (no datetime, no slices: the common case costs a few dozen integer
-        operations); the calendar day in ``tz`` comes from a per-UTC-hour cache. Years 1
-        and 9999 (where the offset or the zone may leave datetime's range) take
-        :meth:`_time_text`."""
+        digit by digit (no datetime): the ``YYYY-MM-DDTHH`` prefix and the offset are
+        compared with the last ones read (events come mostly in time order, with few
+        offsets), so the common case reads the minutes, seconds and fraction only; the
+        calendar day in ``tz`` comes from a per-UTC-hour cache."""
         n = len(ts)
         if n < 20:
             return None
-        century = _d2(ts, 0)
-        year = century * 100 + _d2(ts, 2)
-        month = _d2(ts, 5)
-        mday = _d2(ts, 8)
-        hour = _d2(ts, 11)
+        if ts.startswith(self._prefix):
+            hour_s = self._prefix_s
+        else:
+            hour_s = self._read_prefix(ts)
+            if hour_s == _NO_DAY:
+                return None
+            if hour_s == _EDGE:  # years 1 and 9999: datetime decides
+                return self._time_text(ts)
         minute = _d2(ts, 14)
         second = _d2(ts, 17)
         if (
-            century < 0
-            or year < century * 100
-            or month < 1
-            or month > 12
-            or mday < 1
-            or hour < 0
-            or hour > 23
-            or minute < 0
+            minute < 0
             or minute > 59
             or second < 0
             or second > 59
-            or ord(ts[4]) != 45  # "-"
-            or ord(ts[7]) != 45
-            or ord(ts[10]) != 84  # "T"
             or ord(ts[13]) != 58  # ":"
             or ord(ts[16]) != 58
         ):
-            return None
-        if year <= 1 or year >= 9999:
-            return self._time_text(ts)
-        if mday > _month_days(year, month):
             return None
         i = 19
         frac = 0
@@ -263,28 +264,13 @@ class EventParser:
         rest = n - i
         if rest == 1 and ord(ts[i]) == 90:  # "Z"
             offset = 0
-        elif rest == 6 and ord(ts[i + 3]) == 58:
-            sign = ord(ts[i])
-            off_h = _d2(ts, i + 1)
-            off_m = _d2(ts, i + 4)
-            if off_h < 0 or off_h > 23 or off_m < 0 or off_m > 59:
-                return None
-            offset = off_h * 60 + off_m
-            if sign == 45:  # "-"
-                if offset == 0:
-                    return None  # "-00:00": "unknown offset" in RFC 3339, pydantic decides
-                offset = -offset
-            elif sign != 43:  # "+"
-                return None
+        elif rest == 6 and ts.endswith(self._offset_text):
+            offset = self._offset_s
         else:
-            return None
-        seconds = (
-            _days_from_civil(year, month, mday) * 86400
-            + hour * 3600
-            + minute * 60
-            + second
-            - offset * 60
-        )
+            offset = self._read_offset(ts, i)
+            if offset == _NO_DAY:
+                return None
+        seconds = hour_s + minute * 60 + second - offset
         us = seconds * 1_000_000 + frac
         utc_hour = seconds // 3600
         if utc_hour == self._last_hour:
@@ -298,6 +284,58 @@ class EventParser:
         if day == _SPLIT:  # a local midnight inside this UTC hour
             day = day_of(from_us(us), self.tz)
         return us, day
+
+    def _read_prefix(self, ts: str) -> int:
+        """The seconds from the epoch to the ``YYYY-MM-DDTHH`` of ``ts`` read as UTC, kept
+        as the prefix :meth:`_time` compares with; :data:`_NO_DAY` when it is not a valid
+        date and hour, :data:`_EDGE` for the years 1 and 9999."""
+        century = _d2(ts, 0)
+        year = century * 100 + _d2(ts, 2)
+        month = _d2(ts, 5)
+        mday = _d2(ts, 8)
+        hour = _d2(ts, 11)
+        if (
+            century < 0
+            or year < century * 100
+            or month < 1
+            or month > 12
+            or mday < 1
+            or hour < 0
+            or hour > 23
+            or ord(ts[4]) != 45  # "-"
+            or ord(ts[7]) != 45
+            or ord(ts[10]) != 84  # "T"
+        ):
+            return _NO_DAY
+        if year <= 1 or year >= 9999:
+            return _EDGE
+        if mday > _month_days(year, month):
+            return _NO_DAY
+        hour_s = _days_from_civil(year, month, mday) * 86400 + hour * 3600
+        self._prefix = ts[:13]
+        self._prefix_s = hour_s
+        return hour_s
+
+    def _read_offset(self, ts: str, i: int) -> int:
+        """The UTC offset in seconds of the ``+HH:MM`` that ends ``ts`` at ``i``, kept as
+        the offset :meth:`_time` compares with; :data:`_NO_DAY` when it is not one."""
+        if len(ts) - i != 6 or ord(ts[i + 3]) != 58:  # ":"
+            return _NO_DAY
+        sign = ord(ts[i])
+        off_h = _d2(ts, i + 1)
+        off_m = _d2(ts, i + 4)
+        if off_h < 0 or off_h > 23 or off_m < 0 or off_m > 59:
+            return _NO_DAY
+        offset = (off_h * 60 + off_m) * 60
+        if sign == 45:  # "-"
+            if offset == 0:
+                return _NO_DAY  # "-00:00": "unknown offset" in RFC 3339, pydantic decides
+            offset = -offset
+        elif sign != 43:  # "+"
+            return _NO_DAY
+        self._offset_text = ts[i:]
+        self._offset_s = offset
+        return offset
 
     def _hour_day(self, utc_hour: int) -> int:
         """The calendar day in ``tz`` of every instant of a UTC hour, or :data:`_SPLIT`

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
 from types import MethodDescriptorType
-from typing import Any
+from typing import Any, Final
 
 from stream_app.contract import (
     EVENT_TYPES,
@@ -32,13 +32,13 @@ from stream_app.kpi.registry import build_groups
 from stream_app.kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
-_NO_US = -(2**63)
+_NO_US: Final = -(2**63)
 #: how a key's record is named in the store: "<key field>:<key>" ("account_id:acme")
-STORE_SEPARATOR = ":"
+STORE_SEPARATOR: Final = ":"
 
-_OUTCOME_NAMES = {o: o.value for o in Outcome}
-_APPLIED = Outcome.APPLIED
-_REDELIVERED = Outcome.REDELIVERED
+_OUTCOME_NAMES: Final = {o: o.value for o in Outcome}
+_APPLIED: Final = Outcome.APPLIED
+_REDELIVERED: Final = Outcome.REDELIVERED
 
 
 class _Applier:

@@ -17,7 +17,7 @@ import base64
 import enum
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 from xxhash import xxh3_64_digest
@@ -32,10 +32,12 @@ class Outcome(enum.Enum):
 
 
 #: bytes of one remembered event id: its 8-byte hash, then its day (int32, little-endian)
-RECORD = 12
+RECORD: Final = 12
 #: a window packs its ids in bytes up to this many, then switches to a dict (hash -> day)
-PACKED_MAX = 64
-_LITTLE_ENDIAN = sys.byteorder == "little"
+PACKED_MAX: Final = 64
+#: the hash of :func:`id_hash` (a static of the compiled module: no lookup by name)
+_DIGEST: Final = xxh3_64_digest
+_LITTLE_ENDIAN: Final = sys.byteorder == "little"
 
 
 def id_hash(event_id: str) -> bytes:
@@ -165,7 +167,7 @@ class Window:
         return window
 
 
-_DAY_BYTES: dict[int, bytes] = {}
+_DAY_BYTES: Final[dict[int, bytes]] = {}
 
 
 def day_bytes(day: int) -> bytes:
@@ -184,7 +186,7 @@ def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int)
     the ids beyond ``horizon`` days of the window's latest day are forgotten when that day
     moves on). The hot part of :meth:`KeyState.admit`: the :class:`Window` of the three
     cells, inlined (the common cases), on the state as a plain list."""
-    h: bytes = xxh3_64_digest(event_id.encode("utf-8", "surrogatepass"))  # id_hash
+    h: bytes = _DIGEST(event_id.encode("utf-8", "surrogatepass"))  # id_hash
     first: int | None = cells[cell]
     if first is None:  # the role's first event
         cells[cell] = day
@@ -194,12 +196,13 @@ def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int)
     latest: int = first
     ids: bytes | dict[bytes, int] = cells[cell + 2]
     if isinstance(ids, bytes):
-        if h in ids:  # Window.__contains__ (a match may straddle two records)
-            i = ids.find(h)
-            while i > 0 and i % RECORD:
-                i = ids.find(h, i + 1)
-            if i >= 0:
-                return False
+        # Window.__contains__ (a match may straddle two records); not ``h in ids``, which
+        # first tries ``h`` as an integer (a TypeError raised and cleared each time)
+        i = ids.find(h)
+        while i > 0 and i % RECORD:
+            i = ids.find(h, i + 1)
+        if i >= 0:
+            return False
     elif h in ids:
         return False
     oldest: int = cells[cell + 1]
