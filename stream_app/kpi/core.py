@@ -128,7 +128,13 @@ class PartitionCore:
                 [_Applier(g, layout.slice_cell(g.name)) for g in self.groups if t in g.types],
             )
         self.parser = EventParser(self.tz, self.max_bytes)
-        self._checks = [g.check for g in self.groups if type(g).check is not KpiGroup.check]
+        #: the groups with a check of their own: (group, its bound check, whether the
+        #: check is the compiled method: see :class:`_Applier`)
+        self._checks = [
+            (g, g.check, type(inspect.getattr_static(g, "check")) is MethodDescriptorType)
+            for g in self.groups
+            if type(g).check is not KpiGroup.check
+        ]
         self.type_counts: dict[str, int] = dict.fromkeys(EVENT_TYPES, 0)
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
@@ -299,8 +305,8 @@ class PartitionCore:
                 return Rejection("too_late", f"older than {self.settings.max_lateness_days} days")
             if future_tolerance_s is not None and ts > now + future_tolerance_s:
                 return Rejection("future", f"more than {future_tolerance_s}s ahead")
-        for check in self._checks:
-            refused = check(event)
+        for group, check, direct in self._checks:
+            refused = group.check(event) if direct else check(event)
             if refused is not None:
                 return refused
         return None

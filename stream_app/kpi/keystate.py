@@ -227,7 +227,7 @@ def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int)
             packed_day = _DAY_BYTES.get(day)
             if packed_day is None:
                 packed_day = day_bytes(day)
-            cells[cell + 2] = ids + h + packed_day
+            cells[cell + 2] = ids + (h + packed_day)  # one copy of ids
             return True
         ids = dict(Window(latest, ids, 0).items())
         cells[cell + 2] = ids
