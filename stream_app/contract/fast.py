@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone, tzinfo
+from typing import Final
 
 import orjson
 
@@ -27,10 +28,50 @@ from stream_app.timeutil import day_of, from_us, to_us
 
 #: an RFC 3339 time in three parts (ASCII digits only): "YYYY-MM-DDTHH", ":MM:SS" and
 #: ".ffffff" (optional, 1 to 6 digits) + "Z" or "+HH:MM"
-_HOUR = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}")
-_WITHIN_HOUR = {f":{m:02d}:{s:02d}": (m * 60 + s) * 1_000_000 for m in range(60) for s in range(60)}
-_TAIL = re.compile(r"(?:\.([0-9]{1,6}))?(Z|[+-][0-9]{2}:[0-9]{2})")
-_CACHE_LIMIT = 200_000
+_HOUR: Final = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}")
+_WITHIN_HOUR: Final = {
+    f":{m:02d}:{s:02d}": (m * 60 + s) * 1_000_000 for m in range(60) for s in range(60)
+}
+_TAIL: Final = re.compile(r"(?:\.([0-9]{1,6}))?(Z|[+-][0-9]{2}:[0-9]{2})")
+_LOADS: Final = orjson.loads
+_CACHE_LIMIT: Final = 200_000
+#: no day cached yet; a UTC hour with a local midnight inside (days are far from both)
+_NO_DAY: Final = -(2**62)
+_SPLIT: Final = _NO_DAY + 1
+#: a prefix of the years 1 and 9999 (where an offset or the zone may leave datetime's range)
+_EDGE: Final = _NO_DAY + 2
+#: the fraction's digits -> the factor that makes them microseconds
+_SCALE: Final = (0, 100_000, 10_000, 1_000, 100, 10, 1)
+_LAST_OF_HOUR: Final = timedelta(minutes=59, seconds=59, microseconds=999_999)
+_MONTH_DAYS: Final = (0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31)
+
+
+def _d2(text: str, i: int) -> int:
+    """The two ASCII digits of ``text`` at ``i`` as a number, negative when either is not
+    one (``i + 1`` is within ``text``)."""
+    hi = ord(text[i]) - 48
+    lo = ord(text[i + 1]) - 48
+    if hi < 0 or hi > 9 or lo < 0 or lo > 9:
+        return -1000
+    return hi * 10 + lo
+
+
+def _month_days(year: int, month: int) -> int:
+    if month == 2 and year % 4 == 0 and (year % 100 != 0 or year % 400 == 0):
+        return 29
+    return _MONTH_DAYS[month]
+
+
+def _days_from_civil(year: int, month: int, mday: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (year >= 1; H. Hinnant's
+    algorithm)."""
+    if month <= 2:
+        year -= 1
+    era = year // 400
+    yoe = year - era * 400
+    doy = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5 + mday - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
 
 
 def _of_model(model: EventModel) -> Event:
@@ -78,7 +119,7 @@ def _spec(t: EventType) -> _Spec:
 
 
 #: event type -> what the fast path checks
-_SPECS: dict[str, _Spec] = {t.name: _spec(t) for t in EVENT_TYPES_DECLARED}
+_SPECS: Final[dict[str, _Spec]] = {t.name: _spec(t) for t in EVENT_TYPES_DECLARED}
 
 
 class EventParser:
@@ -92,6 +133,17 @@ class EventParser:
         self._hours: dict[tuple[str, str], tuple[int, int | None]] = {}
         #: ".ffffff+HH:MM" -> (microseconds, offset)
         self._tails: dict[str, tuple[int, str]] = {}
+        #: UTC hour (hours since the epoch) -> its calendar day in ``tz`` (or _SPLIT), and
+        #: the last one asked for (events come mostly in time order)
+        self._days: dict[int, int] = {}
+        self._last_hour = _NO_DAY
+        self._last_day = _NO_DAY
+        #: the last ``YYYY-MM-DDTHH`` read and its seconds from the epoch (as UTC); the
+        #: last ``+HH:MM`` read and its seconds
+        self._prefix = "-"  # matches no valid time
+        self._prefix_s = 0
+        self._offset_text = "-"
+        self._offset_s = 0
 
     def parse(self, raw: bytes | str, decoded: object = None) -> tuple[Event, int] | Rejection:
         """Validate one message body; never raises on bad input. ``decoded``: what
@@ -117,7 +169,7 @@ class EventParser:
         d = decoded
         if d is None:
             try:
-                d = orjson.loads(raw)
+                d = _LOADS(raw)
             except ValueError:
                 return None
         if type(d) is not dict:
@@ -167,8 +219,139 @@ class EventParser:
         return event, when[1]
 
     def _time(self, ts: str) -> tuple[int, int] | None:
-        """(epoch us, day) of an RFC 3339 ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM)``; each
-        of its three parts is validated once and cached."""
+        """(epoch us, day) of an RFC 3339 ``YYYY-MM-DDTHH:MM:SS[.ffffff](Z|+HH:MM)``, read
+        digit by digit (no datetime): the ``YYYY-MM-DDTHH`` prefix and the offset are
+        compared with the last ones read (events come mostly in time order, with few
+        offsets), so the common case reads the minutes, seconds and fraction only; the
+        calendar day in ``tz`` comes from a per-UTC-hour cache."""
+        n = len(ts)
+        if n < 20:
+            return None
+        if ts.startswith(self._prefix):
+            hour_s = self._prefix_s
+        else:
+            hour_s = self._read_prefix(ts)
+            if hour_s == _NO_DAY:
+                return None
+            if hour_s == _EDGE:  # years 1 and 9999: datetime decides
+                return self._time_text(ts)
+        minute = _d2(ts, 14)
+        second = _d2(ts, 17)
+        if (
+            minute < 0
+            or minute > 59
+            or second < 0
+            or second > 59
+            or ord(ts[13]) != 58  # ":"
+            or ord(ts[16]) != 58
+        ):
+            return None
+        i = 19
+        frac = 0
+        if ord(ts[i]) == 46:  # "."
+            i += 1
+            first = i
+            while i < n:
+                c = ord(ts[i]) - 48
+                if c < 0 or c > 9:
+                    break
+                frac = frac * 10 + c
+                i += 1
+            digits = i - first
+            if digits < 1 or digits > 6:
+                return None
+            frac *= _SCALE[digits]
+        rest = n - i
+        if rest == 1 and ord(ts[i]) == 90:  # "Z"
+            offset = 0
+        elif rest == 6 and ts.endswith(self._offset_text):
+            offset = self._offset_s
+        else:
+            offset = self._read_offset(ts, i)
+            if offset == _NO_DAY:
+                return None
+        seconds = hour_s + minute * 60 + second - offset
+        us = seconds * 1_000_000 + frac
+        utc_hour = seconds // 3600
+        if utc_hour == self._last_hour:
+            day = self._last_day
+        else:
+            day = self._days.get(utc_hour, _NO_DAY)
+            if day == _NO_DAY:
+                day = self._hour_day(utc_hour)
+            self._last_hour = utc_hour
+            self._last_day = day
+        if day == _SPLIT:  # a local midnight inside this UTC hour
+            day = day_of(from_us(us), self.tz)
+        return us, day
+
+    def _read_prefix(self, ts: str) -> int:
+        """The seconds from the epoch to the ``YYYY-MM-DDTHH`` of ``ts`` read as UTC, kept
+        as the prefix :meth:`_time` compares with; :data:`_NO_DAY` when it is not a valid
+        date and hour, :data:`_EDGE` for the years 1 and 9999."""
+        century = _d2(ts, 0)
+        year = century * 100 + _d2(ts, 2)
+        month = _d2(ts, 5)
+        mday = _d2(ts, 8)
+        hour = _d2(ts, 11)
+        if (
+            century < 0
+            or year < century * 100
+            or month < 1
+            or month > 12
+            or mday < 1
+            or hour < 0
+            or hour > 23
+            or ord(ts[4]) != 45  # "-"
+            or ord(ts[7]) != 45
+            or ord(ts[10]) != 84  # "T"
+        ):
+            return _NO_DAY
+        if year <= 1 or year >= 9999:
+            return _EDGE
+        if mday > _month_days(year, month):
+            return _NO_DAY
+        hour_s = _days_from_civil(year, month, mday) * 86400 + hour * 3600
+        self._prefix = ts[:13]
+        self._prefix_s = hour_s
+        return hour_s
+
+    def _read_offset(self, ts: str, i: int) -> int:
+        """The UTC offset in seconds of the ``+HH:MM`` that ends ``ts`` at ``i``, kept as
+        the offset :meth:`_time` compares with; :data:`_NO_DAY` when it is not one."""
+        if len(ts) - i != 6 or ord(ts[i + 3]) != 58:  # ":"
+            return _NO_DAY
+        sign = ord(ts[i])
+        off_h = _d2(ts, i + 1)
+        off_m = _d2(ts, i + 4)
+        if off_h < 0 or off_h > 23 or off_m < 0 or off_m > 59:
+            return _NO_DAY
+        offset = (off_h * 60 + off_m) * 60
+        if sign == 45:  # "-"
+            if offset == 0:
+                return _NO_DAY  # "-00:00": "unknown offset" in RFC 3339, pydantic decides
+            offset = -offset
+        elif sign != 43:  # "+"
+            return _NO_DAY
+        self._offset_text = ts[i:]
+        self._offset_s = offset
+        return offset
+
+    def _hour_day(self, utc_hour: int) -> int:
+        """The calendar day in ``tz`` of every instant of a UTC hour, or :data:`_SPLIT`
+        when a local midnight falls inside it (cached)."""
+        start = from_us(utc_hour * 3_600_000_000)
+        first = day_of(start, self.tz)
+        last = day_of(start + _LAST_OF_HOUR, self.tz)
+        day = first if first == last else _SPLIT
+        if len(self._days) >= _CACHE_LIMIT:
+            self._days.clear()
+        self._days[utc_hour] = day
+        return day
+
+    def _time_text(self, ts: str) -> tuple[int, int] | None:
+        """:meth:`_time` through datetime: each of the three parts of ``ts`` is validated
+        once and cached (the edge years)."""
         try:  # the cached parts: a KeyError is a part not met yet, or an invalid one
             frac, offset = self._tails[ts[19:]]
         except KeyError:

@@ -7,11 +7,13 @@ cannot disagree.
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import datetime
-from typing import Any
+from types import MethodDescriptorType
+from typing import Any, Final
 
 from stream_app.contract import (
     EVENT_TYPES,
@@ -25,18 +27,58 @@ from stream_app.contract import (
 )
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import KpiGroup, ReadContext
-from stream_app.kpi.keystate import KeyState, Layout, Outcome
+from stream_app.kpi.keystate import KeyState, Layout, Outcome, admit_id
 from stream_app.kpi.registry import build_groups
 from stream_app.kpi.settings import KpiSettings
 
 log = logging.getLogger(__name__)
-_NO_US = -(2**63)
+_NO_US: Final = -(2**63)
 #: how a key's record is named in the store: "<key field>:<key>" ("account_id:acme")
-STORE_SEPARATOR = ":"
+STORE_SEPARATOR: Final = ":"
 
-_OUTCOME_NAMES = {o: o.value for o in Outcome}
-_APPLIED = Outcome.APPLIED
-_REDELIVERED = Outcome.REDELIVERED
+_OUTCOME_NAMES: Final = {o: o.value for o in Outcome}
+_APPLIED: Final = Outcome.APPLIED
+_REDELIVERED: Final = Outcome.REDELIVERED
+
+
+class _Applier:
+    """A group that takes an event type, and the cell of its slice in a key's state.
+
+    ``direct``: its class's ``apply`` is the compiled method (called through mypyc's
+    method table, without a bound method); False when it is a Python function (the
+    pure-Python path, or a method replaced at run time, as a test does): then the bound
+    method ``call`` is called, as Python would."""
+
+    def __init__(self, group: KpiGroup[Any], cell: int) -> None:
+        self.group = group
+        self.name = group.name
+        self.cell = cell
+        self.call: Callable[[str, Any, Event, int], None] = group.apply
+        self.direct = type(inspect.getattr_static(group, "apply")) is MethodDescriptorType
+
+
+class _Route:
+    """What :meth:`PartitionCore.apply` needs of an event type (the hot loop's view): its
+    topic role, the cells of its window and of the type's count, its key field, that
+    field's layout and key states, and the groups that take it."""
+
+    def __init__(
+        self,
+        role: str,
+        window_cell: int,
+        count_cell: int,
+        key_field: str,
+        layout: Layout,
+        states: dict[str, KeyState],
+        appliers: list[_Applier],
+    ) -> None:
+        self.role = role
+        self.window_cell = window_cell
+        self.count_cell = count_cell
+        self.key_field = key_field
+        self.layout = layout
+        self.states = states
+        self.appliers = appliers
 
 
 def store_key(key_field: str, key: str) -> str:
@@ -72,27 +114,27 @@ class PartitionCore:
                 [g.name for g in self.groups if g.key_field == f],
                 f,
             )
-        #: event type -> (topic role, the cells of its window and of the type's count, key
-        #: field, that field's layout and states, the appliers of the groups that take it:
-        #: (name, cell of its slice, new, apply)) -- the hot loop's view
-        self._routes: dict[str, tuple[Any, ...]] = {}
+        #: event type -> what applying it needs (the hot loop's view)
+        self._routes: dict[str, _Route] = {}
         for t in EVENT_TYPES:
             layout = self.layouts[TYPE_KEY[t]]
-            self._routes[t] = (
+            self._routes[t] = _Route(
                 TYPE_TOPIC[t],
                 layout.window_cell(TYPE_TOPIC[t]),
                 layout.count_cell(t),
                 TYPE_KEY[t],
                 layout,
                 self.keys[TYPE_KEY[t]],
-                [
-                    (g.name, layout.slice_cell(g.name), g.new, g.apply)
-                    for g in self.groups
-                    if t in g.types
-                ],
+                [_Applier(g, layout.slice_cell(g.name)) for g in self.groups if t in g.types],
             )
         self.parser = EventParser(self.tz, self.max_bytes)
-        self._checks = [g.check for g in self.groups if type(g).check is not KpiGroup.check]
+        #: the groups with a check of their own: (group, its bound check, whether the
+        #: check is the compiled method: see :class:`_Applier`)
+        self._checks = [
+            (g, g.check, type(inspect.getattr_static(g, "check")) is MethodDescriptorType)
+            for g in self.groups
+            if type(g).check is not KpiGroup.check
+        ]
         self.type_counts: dict[str, int] = dict.fromkeys(EVENT_TYPES, 0)
         self.duplicates = 0
         self.rejected: Counter[str] = Counter()
@@ -263,8 +305,8 @@ class PartitionCore:
                 return Rejection("too_late", f"older than {self.settings.max_lateness_days} days")
             if future_tolerance_s is not None and ts > now + future_tolerance_s:
                 return Rejection("future", f"more than {future_tolerance_s}s ahead")
-        for check in self._checks:
-            refused = check(event)
+        for group, check, direct in self._checks:
+            refused = group.check(event) if direct else check(event)
             if refused is not None:
                 return refused
         return None
@@ -283,44 +325,53 @@ class PartitionCore:
     ) -> Outcome:
         """Apply one valid event whose calendar day is ``day``: admitted by its key's
         state (:meth:`KeyState.admit`), then handed to the groups that take its type."""
-        kind = event.type
-        role_of, window_cell, count_cell, key_field, layout, states, appliers = self._routes[kind]
-        key = getattr(event, key_field)
-        try:
-            state = states[key]
+        kind: str = event.type
+        route = self._routes[kind]
+        key: str = getattr(event, route.key_field)
+        states = route.states
+        state = states.get(key)
+        if state is None:
+            state = states[key] = KeyState(route.layout, key)
+        else:
             key = state.key  # the one shared copy of the string
-        except KeyError:
-            state = states[key] = KeyState(layout, key)
-        outcome = state.admit(
-            window_cell,
-            event.event_id,
-            day,
-            self.horizon,
-            offset if role is not None else None,
-            role_of,
-        )
-        if outcome is not _APPLIED:
+        cells: list[Any] = state
+        if role is not None and offset is not None:
+            outcome = state.admit(
+                route.window_cell, event.event_id, day, self.horizon, offset, route.role
+            )
             if outcome is _REDELIVERED:
                 return outcome
-            self.duplicates += 1
+            new = outcome is _APPLIED
+        else:
+            new = admit_id(cells, route.window_cell, event.event_id, day, self.horizon)
+            if not new:
+                state.duplicates += 1
         if not state.dirty:
             state.dirty = True
             self.changed.append(state)
-        if outcome is not _APPLIED:  # a duplicate
-            return outcome
-        state[count_cell] += 1
+        if not new:  # a duplicate
+            self.duplicates += 1
+            return Outcome.DUPLICATE
+        count_cell = route.count_cell
+        cells[count_cell] += 1
         self.type_counts[kind] += 1
-        if event.us > self.max_us:
-            self.max_us = event.us
-        for name, cell, new, group_apply in appliers:
-            slice_ = state[cell]
+        us: int = event.us
+        if us > self.max_us:
+            self.max_us = us
+        for applier in route.appliers:
+            cell = applier.cell
+            slice_ = cells[cell]
+            group = applier.group
             if slice_ is None:
-                slice_ = state[cell] = new()
+                slice_ = cells[cell] = group.new()
             try:
-                group_apply(key, slice_, event, day)
+                if applier.direct:
+                    group.apply(key, slice_, event, day)
+                else:
+                    applier.call(key, slice_, event, day)
             except Exception as exc:  # one KPI's bug must not stop the others or the stream
-                self.errors[name] += 1
-                log.warning("KPI group %r failed on a %s event: %r", name, kind, exc)
+                self.errors[applier.name] += 1
+                log.warning("KPI group %r failed on a %s event: %r", applier.name, kind, exc)
         return Outcome.APPLIED
 
     @property

@@ -17,7 +17,7 @@ import base64
 import enum
 import sys
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 from xxhash import xxh3_64_digest
@@ -32,10 +32,12 @@ class Outcome(enum.Enum):
 
 
 #: bytes of one remembered event id: its 8-byte hash, then its day (int32, little-endian)
-RECORD = 12
+RECORD: Final = 12
 #: a window packs its ids in bytes up to this many, then switches to a dict (hash -> day)
-PACKED_MAX = 64
-_LITTLE_ENDIAN = sys.byteorder == "little"
+PACKED_MAX: Final = 64
+#: the hash of :func:`id_hash` (a static of the compiled module: no lookup by name)
+_DIGEST: Final = xxh3_64_digest
+_LITTLE_ENDIAN: Final = sys.byteorder == "little"
 
 
 def id_hash(event_id: str) -> bytes:
@@ -165,7 +167,7 @@ class Window:
         return window
 
 
-_DAY_BYTES: dict[int, bytes] = {}
+_DAY_BYTES: Final[dict[int, bytes]] = {}
 
 
 def day_bytes(day: int) -> bytes:
@@ -176,6 +178,92 @@ def day_bytes(day: int) -> bytes:
             _DAY_BYTES.clear()
         b = _DAY_BYTES[day] = day.to_bytes(4, "little", signed=True)
     return b
+
+
+def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int) -> bool:
+    """Whether ``event_id`` (of day ``day``) is new to the window of a key's state
+    (:class:`KeyState`) whose three cells start at ``cell``; a new one is remembered (and
+    the ids beyond ``horizon`` days of the window's latest day are forgotten when that day
+    moves on). The hot part of :meth:`KeyState.admit`: the :class:`Window` of the three
+    cells, inlined (the common cases), on the state as a plain list."""
+    h: bytes = _DIGEST(event_id.encode("utf-8", "surrogatepass"))  # id_hash
+    first: int | None = cells[cell]
+    if first is None:  # the role's first event
+        cells[cell] = day
+        cells[cell + 1] = day
+        cells[cell + 2] = h + day_bytes(day)
+        return True
+    latest: int = first
+    ids: bytes | dict[bytes, int] = cells[cell + 2]
+    if isinstance(ids, bytes):
+        # Window.__contains__ (a match may straddle two records); not ``h in ids``, which
+        # first tries ``h`` as an integer (a TypeError raised and cleared each time)
+        i = ids.find(h)
+        while i > 0 and i % RECORD:
+            i = ids.find(h, i + 1)
+        if i >= 0:
+            return False
+    elif h in ids:
+        return False
+    oldest: int = cells[cell + 1]
+    if day > latest:
+        cells[cell] = latest = day
+        cutoff = day - horizon
+        if oldest < cutoff:  # forget the ids beyond the horizon
+            if isinstance(ids, bytes):
+                ids, oldest = _kept(ids, cutoff, latest)
+            else:
+                ids = {k: d for k, d in ids.items() if d >= cutoff}
+                oldest = min(ids.values(), default=latest)
+            cells[cell + 1] = oldest
+            cells[cell + 2] = ids
+    # remembered even when older than the horizon (a late event): until the role's
+    # latest day moves on, when it is forgotten with the others beyond the horizon,
+    # so a copy sent right after it (a retried batch) is still known
+    if day < oldest:
+        cells[cell + 1] = day
+    if isinstance(ids, bytes):  # Window.add
+        if len(ids) < PACKED_MAX * RECORD:
+            packed_day = _DAY_BYTES.get(day)
+            if packed_day is None:
+                packed_day = day_bytes(day)
+            cells[cell + 2] = ids + (h + packed_day)  # one copy of ids
+            return True
+        ids = dict(Window(latest, ids, 0).items())
+        cells[cell + 2] = ids
+    ids[h] = day
+    return True
+
+
+def _kept(ids: bytes, cutoff: int, latest: int) -> tuple[bytes, int]:
+    """The packed records of ``ids`` whose day is ``cutoff`` or later, and the earliest
+    such day (``latest`` when none is): :meth:`Window.forget_before` in one pass over the
+    records, copying each run of kept records once."""
+    n = len(ids)
+    runs: list[bytes] = []
+    run = -1  # where the current run of kept records starts
+    oldest = latest
+    found = False
+    i = 0
+    while i < n:
+        day = ids[i + 8] | ids[i + 9] << 8 | ids[i + 10] << 16 | ids[i + 11] << 24
+        if day >= 0x80000000:
+            day -= 0x100000000
+        if day >= cutoff:
+            if not found or day < oldest:
+                oldest = day
+                found = True
+            if run < 0:
+                run = i
+        elif run >= 0:
+            runs.append(ids[run:i])
+            run = -1
+        i += RECORD
+    if run >= 0:
+        if run == 0:
+            return ids, oldest
+        runs.append(ids[run:])
+    return b"".join(runs), oldest
 
 
 @mypyc_attr(native_class=False)  # a list subclass: mypyc compiles its methods only
@@ -253,45 +341,10 @@ class KeyState(list[Any]):
             elif offset <= offsets.get(role_name, -1):
                 return Outcome.REDELIVERED
             offsets[role_name] = offset
-        # the Window of the role's three cells, inlined (the common cases)
-        h = xxh3_64_digest(event_id.encode("utf-8", "surrogatepass"))  # id_hash
-        latest = self[cell]
-        if latest is None:  # the role's first event
-            self[cell : cell + 3] = (day, day, h + day_bytes(day))
+        if admit_id(self, cell, event_id, day, horizon):
             return Outcome.APPLIED
-        ids = self[cell + 2]
-        if type(ids) is bytes:  # Window.__contains__
-            i = ids.find(h)
-            while i > 0 and i % RECORD:
-                i = ids.find(h, i + 1)
-            seen = i >= 0
-        else:
-            seen = h in ids
-        if seen:
-            self.duplicates += 1
-            return Outcome.DUPLICATE
-        if day > latest:
-            latest = self[cell] = day
-            if self[cell + 1] < day - horizon:  # forget the ids beyond the horizon
-                window = Window(latest, ids, self[cell + 1])
-                window.forget_before(day - horizon)
-                self.put_window(cell, window)
-                ids = window.ids
-        # remembered even when older than the horizon (a late event): until the role's
-        # latest day moves on, when it is forgotten with the others beyond the horizon,
-        # so a copy sent right after it (a retried batch) is still known
-        if type(ids) is bytes and len(ids) < PACKED_MAX * RECORD:  # Window.add
-            packed_day = _DAY_BYTES.get(day)
-            if packed_day is None:
-                packed_day = day_bytes(day)
-            self[cell + 2] = ids + (h + packed_day)
-            if day < self[cell + 1]:
-                self[cell + 1] = day
-        else:
-            window = Window(latest, ids, self[cell + 1])
-            window.add(h, day)
-            self.put_window(cell, window)
-        return Outcome.APPLIED
+        self.duplicates += 1
+        return Outcome.DUPLICATE
 
     def to_record(self, partition: int, groups: dict[str, Any]) -> dict[str, Any]:
         """Compact JSON-able form; ``groups`` holds the groups' dumped slices.

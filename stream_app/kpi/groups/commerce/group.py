@@ -13,7 +13,7 @@ group does (an unknown currency is rejected by the revenue group's ``check``).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from stream_app.contract import Event
 from stream_app.kpi.families import Family
@@ -24,8 +24,8 @@ from stream_app.kpi.groups.revenue.read import major
 from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_start, to_us
 
-WINDOW_DAYS = 30
-WINDOW = f"{WINDOW_DAYS}d"
+WINDOW_DAYS: Final = 30
+WINDOW: Final = f"{WINDOW_DAYS}d"
 
 
 class CommerceGroup(KpiGroup[CommerceState]):

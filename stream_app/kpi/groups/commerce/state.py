@@ -16,11 +16,11 @@ T" needs every order's time, and an account places few of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
-US_PER_DAY = 86_400_000_000
+US_PER_DAY: Final = 86_400_000_000
 #: the 30-day window, the longest abandonment delay and the lateness limit fit in it
-CHECKOUT_KEEP_DAYS = 130
+CHECKOUT_KEEP_DAYS: Final = 130
 
 Checkout = tuple[int, str, int, str]  # (ts µs, event_id, amount, currency)
 Order = tuple[int, str, int, str, str]  # (ts µs, event_id, amount, currency, checkout_id)

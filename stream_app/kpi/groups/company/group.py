@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Final
 
 from stream_app.contract import Event
 from stream_app.contract.declared import EMPLOYEE_SURVEY_RANGES
@@ -24,8 +24,8 @@ from stream_app.kpi.groups.company.state import CompanyState, dump_state, load_s
 from stream_app.kpi.groups.revenue.read import major
 from stream_app.kpi.settings import KpiSettings
 
-SPEND_CATEGORIES = ("marketing", "salaries", "overhead")
-SPEND_WINDOWS = (30, 90)
+SPEND_CATEGORIES: Final = ("marketing", "salaries", "overhead")
+SPEND_WINDOWS: Final = (30, 90)
 INTERACTIONS = ("mention", "comment", "share", "like")
 SENTIMENTS = ("positive", "neutral", "negative")
 SOCIAL_WINDOWS = (1, 30)

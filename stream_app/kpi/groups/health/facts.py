@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from bisect import bisect_left
 from dataclasses import dataclass, field
+from typing import Final
 
 from stream_app.kpi.groups.health.score import CHURNED, HealthFacts, band_of, component_scores
 from stream_app.kpi.groups.health.score import weighted_score as score_of
@@ -20,10 +21,10 @@ from stream_app.kpi.groups.health.settings import HealthSettings
 from stream_app.kpi.groups.health.state import RISK_WINDOW_DAYS, HealthState, billing_days
 from stream_app.kpi.groups.health.support import support_facts
 
-NEVER = 1 << 62  # a day that never comes
+NEVER: Final = 1 << 62  # a day that never comes
 #: how many days ahead a read (:meth:`FactTimeline.band_until`) looks for a band change;
 #: an evaluation in ``apply`` looks one day ahead (what the next day's first scrape needs)
-HORIZON_DAYS = 7
+HORIZON_DAYS: Final = 7
 
 
 def _since(days: list[int], first: int) -> int:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Collection, Mapping
-from typing import Any
+from typing import Any, Final
 
 from stream_app.contract import ACCOUNT_TYPES, PRODUCT_TYPES, Event
 from stream_app.kpi.families import Family
@@ -49,12 +49,12 @@ from stream_app.kpi.groups.health.voice import (
 from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_label, from_us
 
-HEALTH_ROLE = "health"  # outbox topic role: the worker sends it to CS_TOPIC_ACCOUNT_HEALTH
+HEALTH_ROLE: Final = "health"  # outbox topic role: the worker sends it to CS_TOPIC_ACCOUNT_HEALTH
 #: replay never drains the outbox; a worker drains it after every batch (far below this)
-OUTBOX_LIMIT = 100_000
+OUTBOX_LIMIT: Final = 100_000
 Trigger = tuple[str, str, int]  # (event_id, type, epoch us) of the event behind a change
 #: cached bands that expire at the next midnight re-evaluated per read (ahead of it)
-EXTEND_PER_READ = 100
+EXTEND_PER_READ: Final = 100
 
 
 def weakest_components(health: Health, count: int = 3) -> list[dict[str, Any]]:

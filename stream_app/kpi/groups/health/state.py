@@ -15,17 +15,17 @@ from __future__ import annotations
 from bisect import insort
 from dataclasses import dataclass, field
 from sys import intern
-from typing import Any
+from typing import Any, Final
 
 from stream_app.kpi.groups.health.score import Health
 from stream_app.kpi.groups.health.support import Ticket, dump_tickets, load_tickets
 from stream_app.kpi.groups.health.voice import VoiceState
 
-RISK_WINDOW_DAYS = 30  # features, failed payments, contractions, cancellations, slow tickets
-KEEP_DAYS = RISK_WINDOW_DAYS + 1  # one day of margin (see voice.VOICE_KEEP_DAYS)
+RISK_WINDOW_DAYS: Final = 30  # features, failed payments, contractions, cancellations, slow tickets
+KEEP_DAYS: Final = RISK_WINDOW_DAYS + 1  # one day of margin (see voice.VOICE_KEEP_DAYS)
 
 #: subscription kinds, in their order among events with the same ts
-SUB_KIND = {
+SUB_KIND: Final = {
     "subscription_started": "s",
     "subscription_changed": "c",
     "subscription_renewed": "r",

@@ -17,16 +17,16 @@ from bisect import bisect_left, insort
 from collections import Counter
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 from stream_app.contract import CHANNELS
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import ReadContext
 
-SUPPORT_WINDOW_DAYS = 30
-WINDOW = f"{SUPPORT_WINDOW_DAYS}d"
-RESOLUTION_BUCKETS: tuple[int, ...] = (300, 900, 3600, 14400, 86400, 259200, 604800)
-_BOUNDS_US = tuple(b * 1_000_000 for b in RESOLUTION_BUCKETS)
+SUPPORT_WINDOW_DAYS: Final = 30
+WINDOW: Final = f"{SUPPORT_WINDOW_DAYS}d"
+RESOLUTION_BUCKETS: Final[tuple[int, ...]] = (300, 900, 3600, 14400, 86400, 259200, 604800)
+_BOUNDS_US: Final = tuple(b * 1_000_000 for b in RESOLUTION_BUCKETS)
 
 Opening = tuple[int, int, str]  # (ts in microseconds, day, channel)
 Resolution = tuple[int, int, int]  # (ts in microseconds, day, contacts)

@@ -11,19 +11,19 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from stream_app.contract import SURVEY_RANGES
 from stream_app.kpi.families import Family
 from stream_app.kpi.group import ReadContext
 
-VOICE_WINDOW_DAYS = 90
-WINDOW = f"{VOICE_WINDOW_DAYS}d"
+VOICE_WINDOW_DAYS: Final = 90
+WINDOW: Final = f"{VOICE_WINDOW_DAYS}d"
 #: one day more than the window: a read as of T keeps its window even when an event up
 #: to the future tolerance ahead of T has already moved the account's latest day on
-VOICE_KEEP_DAYS = VOICE_WINDOW_DAYS + 1
-SURVEYS: tuple[str, ...] = tuple(SURVEY_RANGES)
-SENTIMENT_SURVEYS = ("nps", "csat")
+VOICE_KEEP_DAYS: Final = VOICE_WINDOW_DAYS + 1
+SURVEYS: Final[tuple[str, ...]] = tuple(SURVEY_RANGES)
+SENTIMENT_SURVEYS: Final = ("nps", "csat")
 
 CountKey = tuple[str, int, int]  # (survey, score, day)
 Answer = tuple[int, int, int]  # (ts in microseconds, score, day)

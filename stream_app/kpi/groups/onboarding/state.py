@@ -10,19 +10,19 @@ is exact and sums do not depend on how accounts are grouped or ordered.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from stream_app.kpi.families import Family, add_gauge_histogram
 from stream_app.timeutil import from_us
 
-WINDOW_DAYS = 30  # the cohort, adoption and referral window
-WEEK_DAYS = 7  # an account's first week: its signup day and the 6 days after it
-KEPT_DAYS = WINDOW_DAYS + WEEK_DAYS  # active days kept per account (bits of ``mask``)
-LOW_BITS = tuple((1 << n) - 1 for n in range(KEPT_DAYS + 1))  # the n lowest bits set
-ALL_KEPT = LOW_BITS[KEPT_DAYS]
-WINDOW_BITS = LOW_BITS[WINDOW_DAYS]
-WEEK_BUCKETS = tuple(float(n) for n in range(WEEK_DAYS + 1))  # le = 0 .. 7 active days
-US_PER_S = 1_000_000
+WINDOW_DAYS: Final = 30  # the cohort, adoption and referral window
+WEEK_DAYS: Final = 7  # an account's first week: its signup day and the 6 days after it
+KEPT_DAYS: Final = WINDOW_DAYS + WEEK_DAYS  # active days kept per account (bits of ``mask``)
+LOW_BITS: Final = tuple((1 << n) - 1 for n in range(KEPT_DAYS + 1))  # the n lowest bits set
+ALL_KEPT: Final = LOW_BITS[KEPT_DAYS]
+WINDOW_BITS: Final = LOW_BITS[WINDOW_DAYS]
+WEEK_BUCKETS: Final = tuple(float(n) for n in range(WEEK_DAYS + 1))  # le = 0 .. 7 active days
+US_PER_S: Final = 1_000_000
 
 
 @dataclass(slots=True)

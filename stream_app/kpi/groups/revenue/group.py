@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from fractions import Fraction
-from typing import Any
+from typing import Any, Final
 
 from stream_app.contract import ACCOUNT_TYPES, TYPES, Event, Rejection
 from stream_app.kpi.families import Family
@@ -32,11 +32,11 @@ from stream_app.kpi.groups.revenue.state import (
 from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_start, to_us
 
-WINDOW_DAYS = 30
-WINDOW = f"{WINDOW_DAYS}d"
+WINDOW_DAYS: Final = 30
+WINDOW: Final = f"{WINDOW_DAYS}d"
 #: types that only move an account's ``first`` time: neither a subscription nor a payment
 #: type, and without an ``account_name`` field in the contract
-_PLAIN = frozenset(
+_PLAIN: Final = frozenset(
     t
     for t in ACCOUNT_TYPES
     if t not in SUB_KINDS

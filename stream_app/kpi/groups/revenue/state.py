@@ -21,22 +21,22 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 STARTED, CHANGED, RENEWED, CANCELLED = 0, 1, 2, 3
-SUB_KINDS: dict[str, int] = {
+SUB_KINDS: Final[dict[str, int]] = {
     "subscription_started": STARTED,
     "subscription_changed": CHANGED,
     "subscription_renewed": RENEWED,
     "subscription_cancelled": CANCELLED,
 }
 PAID, FAILED = 0, 1
-PAY_KINDS: dict[str, int] = {"invoice_paid": PAID, "payment_failed": FAILED}
+PAY_KINDS: Final[dict[str, int]] = {"invoice_paid": PAID, "payment_failed": FAILED}
 
-US_PER_DAY = 86_400_000_000
-SUBS_KEEP_DAYS = 100
-PAYS_KEEP_DAYS = 40
-NEVER = 2**63 - 1  # "no event yet" for ``first``
+US_PER_DAY: Final = 86_400_000_000
+SUBS_KEEP_DAYS: Final = 100
+PAYS_KEEP_DAYS: Final = 40
+NEVER: Final = 2**63 - 1  # "no event yet" for ``first``
 
 Entry = tuple[int, int, int, str]  # (ts µs, kind, minor units, currency)
 

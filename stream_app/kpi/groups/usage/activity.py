@@ -21,20 +21,21 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Final
 
-DAY_BITS = 32
-WEEK_BITS = 16
-_DAY_MASK = (1 << DAY_BITS) - 1
-_WEEK_SHIFT = DAY_BITS
-_WEEK_MASK = (1 << WEEK_BITS) - 1
-_SIGNUP_SHIFT = _WEEK_SHIFT + WEEK_BITS
-_SIGNUP_MASK = (1 << 16) - 1
-_LAST_SHIFT = _SIGNUP_SHIFT + 16
+DAY_BITS: Final = 32
+WEEK_BITS: Final = 16
+_DAY_MASK: Final = (1 << DAY_BITS) - 1
+_WEEK_SHIFT: Final = DAY_BITS
+_WEEK_MASK: Final = (1 << WEEK_BITS) - 1
+_SIGNUP_SHIFT: Final = _WEEK_SHIFT + WEEK_BITS
+_SIGNUP_MASK: Final = (1 << 16) - 1
+_LAST_SHIFT: Final = _SIGNUP_SHIFT + 16
 #: ``p >> LAST_SHIFT`` is the latest active day
-LAST_SHIFT = _LAST_SHIFT
-_FIRST_BITS = (1 << _WEEK_SHIFT) | 1  # the first day's and the first week's bit
+LAST_SHIFT: Final = _LAST_SHIFT
+_FIRST_BITS: Final = (1 << _WEEK_SHIFT) | 1  # the first day's and the first week's bit
 #: weeks after the signup week a cohort is followed for (week 1 ... week 11)
-RETENTION_WEEKS = 11
+RETENTION_WEEKS: Final = 11
 
 
 def split(p: int) -> list[int]:

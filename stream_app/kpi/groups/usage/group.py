@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from sys import intern
-from typing import Any
+from typing import Any, Final
 
 from stream_app.contract import PRODUCT_TYPES, Event
 from stream_app.kpi.daycount import count_in_window, move
@@ -39,14 +39,14 @@ from stream_app.kpi.groups.usage.activity import (
 from stream_app.kpi.settings import KpiSettings
 from stream_app.timeutil import day_label
 
-ACTIVE_WINDOWS = (1, 7, 30)
-FEATURE_WINDOWS = (7, 30)
-OTHER_FEATURE = "other"
+ACTIVE_WINDOWS: Final = (1, 7, 30)
+FEATURE_WINDOWS: Final = (7, 30)
+OTHER_FEATURE: Final = "other"
 #: complete days (before T's day) of the active-days histogram
-COMPLETE_DAYS = 30
-ACTIVE_DAYS_BUCKETS = (1, 2, 3, 5, 7, 10, 15, 20, 25, 30)
+COMPLETE_DAYS: Final = 30
+ACTIVE_DAYS_BUCKETS: Final = (1, 2, 3, 5, 7, 10, 15, 20, 25, 30)
 #: signup cohorts exported: T's week and the 11 before it
-COHORTS = 12
+COHORTS: Final = 12
 
 
 @dataclass(slots=True)
