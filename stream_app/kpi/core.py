@@ -36,7 +36,6 @@ _NO_US: Final = -(2**63)
 #: how a key's record is named in the store: "<key field>:<key>" ("account_id:acme")
 STORE_SEPARATOR: Final = ":"
 
-_OUTCOME_NAMES: Final = {o: o.value for o in Outcome}
 _APPLIED: Final = Outcome.APPLIED
 _REDELIVERED: Final = Outcome.REDELIVERED
 
@@ -237,7 +236,9 @@ class PartitionCore:
                 )
                 if outcome is Outcome.REJECTED:
                     rejected.append((offset, detail))  # type: ignore[arg-type]
-                name = _OUTCOME_NAMES[outcome]
+                # the member's own attribute: a dict keyed by the enum would call the
+                # pure-Python Enum.__hash__ per event
+                name = outcome._value_
                 done = offset
             outcomes[name] = outcomes.get(name, 0) + 1
         if done > self.offsets.get(role, -1):
