@@ -11,7 +11,8 @@ Persisted, for the last ``longest window + gap`` days of the visitor:
   flat list, per event ``head`` (= ``day * 8 + type code``) then its values
   (:data:`FACT_WIDTH`). Neither the time nor the event id of an event is kept. In memory
   the facts take three items each (``head, a, b``, ``b`` None for the one-value types),
-  in day order (:func:`add_fact`), so that expiring the old ones looks at those only.
+  in day order (:func:`add_fact`), so that expiring the old ones looks at those only, and
+  their strings by number in a string table (packing them looks up none).
 
 Records of earlier versions (``{"e": [...]}``: the visitor's events) still load: the
 sessions and facts are made from the events (:func:`from_events`).
@@ -115,11 +116,13 @@ def _deref(item: Any) -> Any:
 
 def _eid_out(eid: str) -> Any:
     """An event id of 32 lower-case hex digits as its 16 bytes (the same order)."""
-    if len(eid) == 32 and eid.isalnum() and (eid.islower() or eid.isdigit()):
+    if len(eid) == 32:
         try:
-            return bytes.fromhex(eid)
+            raw = bytes.fromhex(eid)
         except ValueError:
             return eid
+        if raw.hex() == eid:
+            return raw
     return eid
 
 
@@ -174,14 +177,11 @@ def pack(state: WebState) -> None:
             head: int = facts[i]
             code = head & 7
             out.append(head - base)
-            if code == PAGE_LEFT:
+            if code in (PAGE_LEFT, SURVEY_ANSWERED):  # two values
                 out.append(facts[i + 1])
                 out.append(facts[i + 2])
-            elif code == SURVEY_ANSWERED:
-                out.append(_ref(facts[i + 1]))
-                out.append(_ref(facts[i + 2]))
             else:
-                out.append(_ref(facts[i + 1]))
+                out.append(facts[i + 1])
     state.packed = _PACKER.pack(out)
     state.sessions = state.facts = _PACKED
 
@@ -226,16 +226,12 @@ def _unpacked(packed: bytes) -> tuple[list[Session], list[Any]]:
             head: int = base + raw[i]
             code = head & 7
             facts.append(head)
-            if code == PAGE_LEFT:
+            if code in (PAGE_LEFT, SURVEY_ANSWERED):  # two values
                 facts.append(raw[i + 1])
                 facts.append(raw[i + 2])
                 i += 3
-            elif code == SURVEY_ANSWERED:
-                facts.append(_deref(raw[i + 1]))
-                facts.append(_deref(raw[i + 2]))
-                i += 3
             else:
-                facts.append(_deref(raw[i + 1]))
+                facts.append(raw[i + 1])
                 facts.append(None)
                 i += 2
     return sessions, facts
@@ -307,13 +303,22 @@ def iter_facts(facts: list[Any]) -> list[tuple[int, int, int, Any, Any]]:
     out = []
     for i in range(0, len(facts), 3):
         day, code = divmod(facts[i], 8)
-        out.append((i, day, code, facts[i + 1], facts[i + 2]))
+        if code == PAGE_LEFT:
+            out.append((i, day, code, facts[i + 1], facts[i + 2]))
+        else:
+            out.append((i, day, code, _deref(facts[i + 1]), _deref(facts[i + 2])))
     return out
 
 
 def add_fact(facts: list[Any], head: int, a: Any, b: Any) -> None:
     """Add a fact at its place by day (appending when its day is the latest, the usual
-    case): the facts stay in day order, so the expiry only looks at the oldest ones."""
+    case): the facts stay in day order, so the expiry only looks at the oldest ones. Its
+    strings are kept as their numbers in the string table (:func:`_ref`)."""
+    code = head & 7
+    if code != PAGE_LEFT:
+        a = _ref(a)
+        if code == SURVEY_ANSWERED:
+            b = _ref(b)
     n = len(facts)
     if not n or facts[n - 3] >> 3 <= head >> 3:
         facts += (head, a, b)
@@ -343,10 +348,13 @@ def stored_facts(facts: list[Any]) -> list[Any]:
     out: list[Any] = []
     for i in range(0, len(facts), 3):
         head = facts[i]
-        if _STEP[head & 7] == 3:
+        code = head & 7
+        if code == PAGE_LEFT:
             out += (head, facts[i + 1], facts[i + 2])
+        elif code == SURVEY_ANSWERED:
+            out += (head, _deref(facts[i + 1]), _deref(facts[i + 2]))
         else:
-            out += (head, facts[i + 1])
+            out += (head, _deref(facts[i + 1]))
     return out
 
 
@@ -357,11 +365,15 @@ def facts_of(stored: list[Any]) -> list[Any]:
     i, n = 0, len(stored)
     while i < n:
         head = int(stored[i])
-        if _STEP[head & 7] == 3:
+        code = head & 7
+        if code == PAGE_LEFT:
             triples.append((head, stored[i + 1], stored[i + 2]))
             i += 3
+        elif code == SURVEY_ANSWERED:
+            triples.append((head, _ref(stored[i + 1]), _ref(stored[i + 2])))
+            i += 3
         else:
-            triples.append((head, stored[i + 1], None))
+            triples.append((head, _ref(stored[i + 1]), None))
             i += 2
     triples.sort(key=lambda t: t[0] >> 3)  # stable: the same day keeps its order
     out: list[Any] = []
@@ -418,7 +430,7 @@ def from_events(events: list[WebEvent], gap_us: int, day_of_us: Callable[[int], 
     """The state of a visitor stored as its events (sorted) by an earlier version."""
     facts: list[Any] = []
     for us, code, _eid, a, b in events:  # sorted by time: by day too
-        facts += (day_of_us(us) * 8 + code, a, b if _STEP[code] == 3 else None)
+        add_fact(facts, day_of_us(us) * 8 + code, a, b if _STEP[code] == 3 else None)
     return WebState(build_sessions(events, gap_us), facts)
 
 
