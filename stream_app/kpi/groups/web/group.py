@@ -58,6 +58,7 @@ from stream_app.kpi.groups.web.sessions import (
 )
 from stream_app.kpi.groups.web.state import (
     WebState,
+    add_fact,
     drop_facts_before,
     dump,
     iter_facts,
@@ -179,11 +180,7 @@ class WebGroup(KpiGroup[WebState]):
         elif day < latest - self.keep_days:
             self._changed(key, state)  # unpacked: packed again by the next settle
             return  # counted on its day; too old to matter to any session of a window
-        facts = state.facts
-        if b is None:
-            facts += (day * 8 + code, a)
-        else:  # page_left and visit_survey_answered: two values
-            facts += (day * 8 + code, a, b)
+        add_fact(state.facts, day * 8 + code, a, b)
         sessions = state.sessions
         last = sessions[-1] if sessions else None
         if last is not None and last.last_us <= us <= last.last_us + self.gap_us:
