@@ -86,11 +86,13 @@ def cmd_replay(args: argparse.Namespace) -> int:
                 "--openmetrics replay on one process (leave --processes out)"
             )
         return cmd_replay_steps(args)
+    from stream_app.gc_tuning import tune_for_streaming
     from stream_app.kpi.settings import KpiSettings
     from stream_app.replay import RejectsWriter, write_output
     from stream_app.replay_progress import progress_for
     from stream_app.replay_split import auto_processes, replay_split
 
+    tune_for_streaming()
     settings = KpiSettings(**overrides(args, ["timezone", "groups"]))
     files: list[Path] = args.files
     partitions = _partitions()

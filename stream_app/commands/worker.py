@@ -21,12 +21,14 @@ def cmd_worker(args: argparse.Namespace) -> int:
     import faust
     from mode.utils.futures import maybe_cancel
 
+    from stream_app.gc_tuning import tune_for_streaming
     from stream_app.settings import Settings
     from stream_app.worker.app import build_worker
 
     settings = Settings(**overrides(args, list(WORKER_FLAGS)))
     worker = build_worker(settings)
     runner = faust.Worker(worker.app, loglevel=args.loglevel)
+    tune_for_streaming()
 
     async def stop() -> None:  # as on SIGTERM: leave the group, stop the services
         await runner.stop()
