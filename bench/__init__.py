@@ -4,8 +4,11 @@ Every figure comes from one run on one machine against one local Apache Kafka br
 one generated dataset (every topic, page views the most frequent type: bench.data.WEB_MIX;
 the share of each type is in ``details.dataset``):
 - ``ceiling_eps``: bare aiokafka consumer (getmany, no decoding) reading the 6 source topics;
-- ``worker_eps``: one ``stream-app worker`` process (every KPI group, changelogged state);
-  ``worker_usage_eps``: the same with ``CS_GROUPS=usage`` (the peers' computation);
+- ``worker_eps``: one ``stream-app worker --processes N`` command (every KPI group,
+  changelogged state; N = ``--worker-processes``, by default one per CPU:
+  ``worker_processes``), ``worker_eps_single`` the same on one process;
+  ``worker_usage_eps`` / ``_single``: the same with ``CS_GROUPS=usage`` (the peers'
+  computation);
 - ``naive_faust_eps`` / ``quix_eps``: peers doing only active users (bench.naive_faust,
   bench.quix);
 - ``replay_eps``: ``stream-app replay`` of the same events from JSONL, split over
@@ -18,7 +21,8 @@ the share of each type is in ``details.dataset``):
   ``trimmed_handled`` >= the count); ``rss_peak_mb_per_100k_users`` / ``_visitors``: the
   same growth read the moment ``/progress`` shows the last event handled (plus the
   backlog's transient memory); see bench/workers.py (``memory_and_recovery``);
-- ``recovery_s``, ``scale_2_workers``: see bench/workers.py;
+- ``recovery_s``, ``scale_2_workers`` (two single-process workers over
+  ``worker_eps_single``): see bench/workers.py;
 - ``targets``: each target of issue 18, its threshold, the value, met (bench.targets).
 
 Modules: data (events, fast producer), ceiling, naive_faust, quix, workers, freshness,

@@ -59,6 +59,8 @@ def cpu_rates(details: dict[str, Any], events: int, naive_events: int) -> dict[s
     sources = {
         "worker": (details.get("worker"), events),
         "worker_usage": (details.get("worker_usage"), events),
+        "worker_single": (details.get("worker_single"), events),
+        "worker_usage_single": (details.get("worker_usage_single"), events),
         "quix": (details.get("quix"), events),
         "naive_faust": (details.get("naive_faust"), naive_events),
         "replay": (details.get("replay", {}).get("split"), events),
@@ -123,12 +125,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     ap.add_argument(
         "--replay-processes", type=int, default=2, help="processes of the split replay (2)"
     )
+    ap.add_argument(
+        "--worker-processes",
+        default="auto",
+        help="stream-app worker --processes of worker_eps and worker_usage_eps (auto: one "
+        "per CPU); worker_eps_single is always one process",
+    )
     args = ap.parse_args(argv)
     args.accounts = args.accounts or (120 if args.quick else 5_000)
     args.naive_events = args.naive_events or (2_000 if args.quick else 50_000)
     args.users = args.users or (5_000 if args.quick else 100_000)
     args.freshness_seconds = args.freshness_seconds or (5.0 if args.quick else 20.0)
     args.timeout = 120.0 if args.quick else 3600.0  # naive Faust: ~1k events/s
+    procs = args.worker_processes
+    args.worker_processes = (os.cpu_count() or 1) if procs == "auto" else int(procs)
     return args
 
 
@@ -185,25 +195,36 @@ def main(argv: list[str] | None = None) -> int:
         naive = peer("naive_faust", "naive faust", naive_n)
         quix = peer("quix", "quixstreams", n)
 
-        def usage_only() -> dict[str, Any]:
+        wp = args.worker_processes
+
+        def throughput_only(groups: str, processes: int) -> dict[str, Any]:
             worker, figures = workers.worker_throughput(
-                boot, "bench", tmp, n, args.timeout, groups="usage"
+                boot, "bench", tmp, n, args.timeout, groups=groups, processes=processes
             )
             worker.stop()
             return figures
 
-        usage = run.phase("worker_usage", usage_only)
+        usage = run.phase("worker_usage", lambda: throughput_only("usage", wp))
+        usage_single = usage
+        if wp > 1:
+            usage_single = run.phase("worker_usage_single", lambda: throughput_only("usage", 1))
         scale = run.phase(
             "scale_2_workers", lambda: workers.scale_two(boot, "bench", tmp, n, args.timeout)
         )
+        one = None
+        if wp > 1:
+            one = run.phase("worker_single", lambda: throughput_only("all", 1))
         single = run.phase(
-            "worker", lambda: workers.worker_throughput(boot, "bench", tmp, n, args.timeout)
+            "worker",
+            lambda: workers.worker_throughput(boot, "bench", tmp, n, args.timeout, processes=wp),
         )
         worker_eps = None
         if single is not None:
             worker, figures = single
             run.details["worker"] = figures
             worker_eps = figures["eps"]
+            if wp == 1:
+                one = figures
             loads = [0.25, 0.5, 0.75] if args.plots and not args.quick else [0.5]
             curve = []
             try:
@@ -228,10 +249,13 @@ def main(argv: list[str] | None = None) -> int:
 
     out["ceiling_eps"] = ceiling["eps"] if ceiling else None
     out["worker_eps"] = worker_eps
+    out["worker_processes"] = args.worker_processes
+    out["worker_eps_single"] = one_eps = one["eps"] if one else None
     out["ratio"] = worker_eps / ceiling["eps"] if worker_eps and ceiling else None
     out["naive_faust_eps"] = naive["eps"] if naive else None
     out["quix_eps"] = quix["eps"] if quix else None
     out["worker_usage_eps"] = usage["eps"] if usage else None
+    out["worker_usage_eps_single"] = usage_single["eps"] if usage_single else None
     out["replay_eps"] = replay["eps"] if replay else None
     out["replay_eps_single"] = replay["single_eps"] if replay else None
     out["replay_processes"] = replay["split"]["processes"] if replay else None
@@ -246,10 +270,11 @@ def main(argv: list[str] | None = None) -> int:
     out["rss_peak_mb_per_100k_users"] = mem["rss_peak_mb_per_100k_users"] if mem else None
     out["rss_peak_mb_per_100k_visitors"] = mem["rss_peak_mb_per_100k_visitors"] if mem else None
     out["recovery_s"] = mem["recovery_s"] if mem else None
-    out["scale_2_workers"] = scale["eps"] / worker_eps if scale and worker_eps else None
+    # two single-process workers against one
+    out["scale_2_workers"] = scale["eps"] / one_eps if scale and one_eps else None
     out["scale_2_workers_eps"] = scale["eps"] if scale else None
     steady = scale and scale["steady_eps"]
-    out["scale_2_workers_steady"] = steady / worker_eps if steady and worker_eps else None
+    out["scale_2_workers_steady"] = steady / one_eps if steady and one_eps else None
     run.details["cpu"] = cpu_rates(run.details, n, out["naive_faust_events"])
     out["machine"]["loadavg_1m_at_end"] = os.getloadavg()[0]
     out = rounded(out)

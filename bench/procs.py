@@ -55,15 +55,36 @@ def scrape_handled(worker: WorkerProcess, timeout: float = 30.0) -> float:
 
 
 def cpu_seconds(worker: WorkerProcess) -> float | None:
-    """User + system CPU seconds the worker's process has used so far (None once gone)."""
+    """User + system CPU seconds the worker's process and its live descendants (the
+    processes of ``--processes N``) have used so far (None once it is gone)."""
     if worker.proc is None:
         return None
-    try:
-        fields = Path(f"/proc/{worker.proc.pid}/stat").read_text().rpartition(")")[2].split()
-    except OSError:
-        return None
-    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    ticks = 0
+    for pid in [worker.proc.pid, *descendants(worker.proc.pid)]:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            if pid == worker.proc.pid:
+                return None
+            continue
+        ticks += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    """The live children of ``pid``, their children, and so on."""
+    out: list[int] = []
+    todo = [pid]
+    while todo:
+        parent = todo.pop()
+        for task in Path(f"/proc/{parent}/task").glob("*/children"):
+            try:
+                kids = [int(k) for k in task.read_text().split()]
+            except OSError:
+                continue
+            out += kids
+            todo += kids
+    return out
 
 
 def rss_mb(pid: int) -> float:

@@ -91,10 +91,12 @@ def render(out: dict[str, Any]) -> str:
         "",
         "throughput (events/s, first event to the N-th):",
         f"  ceiling  bare aiokafka getmany, no decoding ....... {_n(out['ceiling_eps'])}",
-        f"  worker   one `stream-app worker`, all KPIs, state persisted (changelog) "
-        f"... {_n(out['worker_eps'])}  (ratio to ceiling {_n(out['ratio'])})",
+        f"  worker   `stream-app worker --processes {out.get('worker_processes')}`, all KPIs, "
+        f"state persisted (changelog) ... {_n(out['worker_eps'])}  (ratio to ceiling "
+        f"{_n(out['ratio'])}); one process ... {_n(out.get('worker_eps_single'))}",
         f"  worker   the same with CS_GROUPS=usage (the peers' computation) "
-        f"... {_n(out.get('worker_usage_eps'))}",
+        f"... {_n(out.get('worker_usage_eps'))}; one process "
+        f"... {_n(out.get('worker_usage_eps_single'))}",
         f"  naive    Faust agent + one Table write per user event ... {_n(out['naive_faust_eps'])}",
         f"  quix     quixstreams 3.28.1, RocksDB state.set per user event "
         f"... {_n(out['quix_eps'])}",
@@ -103,8 +105,8 @@ def render(out: dict[str, Any]) -> str:
         f"... {_n(out.get('replay_eps_single'))} (same exposition: "
         f"{d.get('replay', {}).get('same_output', 'n/a')})",
         f"  2 workers, one group (4 partitions) ... {_n(out['scale_2_workers_eps'])} = "
-        f"{_n(out['scale_2_workers'])} x one worker; the broker and both workers share "
-        f"{m['cpus']} cores; includes the rebalance when the 2nd joins "
+        f"{_n(out['scale_2_workers'])} x one single-process worker; the broker and both "
+        f"workers share {m['cpus']} cores; includes the rebalance when the 2nd joins "
         f"(first batch -> balanced: {_n(scale.get('first_batch_to_balanced_s'), ' s')}); "
         f"after both own their partitions: "
         f"{_n(out.get('scale_2_workers_steady'), ' x', 'n/a (under 20 % of the work was left)')}",

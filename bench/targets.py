@@ -45,11 +45,23 @@ def notes(figures: dict[str, Any]) -> dict[str, str]:
     if figures.get("replay_processes") is not None:
         n = figures["replay_processes"]
         out["replay_eps"] = f"{n} process{'es' if n > 1 else ' (no --processes flag)'}"
+    procs = figures.get("worker_processes")
+    if procs is not None:
+        one, usage_one = figures.get("worker_eps_single"), figures.get("worker_usage_eps_single")
+        each = f"stream-app worker --processes {procs}"
+        out["worker_eps"] = f"{each}; one process: {_eps(one)}"
+        out["worker_usage_eps"] = f"{each}; one process: {_eps(usage_one)}"
+        out["ratio"] = f"worker_eps ({procs} process{'es' if procs > 1 else ''})"
+        out["scale_2_workers"] = out["scale_2_workers_steady"] = "over one single-process worker"
     rate, worker = figures.get("freshness_rate_eps"), figures.get("worker_eps")
     if rate and worker:
         at = f"at {rate:,.0f}/s = {100 * rate / worker:.0f} % of worker_eps"
         out["freshness_p99_s"] = out["freshness_metrics_p99_s"] = at
     return out
+
+
+def _eps(value: Any) -> str:
+    return f"{value:,.0f}/s" if isinstance(value, int | float) else "n/a"
 
 
 def check(figures: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -33,12 +33,18 @@ COMMIT_INTERVAL_S = str(Settings.model_fields["commit_interval_s"].default)
 
 
 def start_worker(
-    bootstrap: str, prefix: str, tmp: Path, app_id: str, groups: str = "all"
+    bootstrap: str, prefix: str, tmp: Path, app_id: str, groups: str = "all", processes: int = 1
 ) -> WorkerProcess:
     """A worker reading the topics of ``prefix`` as consumer group ``app_id``: production
     settings (every KPI group unless ``groups`` says otherwise, state changelogged) except a
-    6 s session timeout (tests/worker_proc.py), for quick group joins."""
-    env = {"CS_APP_ID": app_id, "CS_COMMIT_INTERVAL_S": COMMIT_INTERVAL_S, "CS_GROUPS": groups}
+    6 s session timeout (tests/worker_proc.py), for quick group joins; ``processes`` > 1:
+    ``stream-app worker --processes N`` (N processes of the group behind one port)."""
+    env = {
+        "CS_APP_ID": app_id,
+        "CS_COMMIT_INTERVAL_S": COMMIT_INTERVAL_S,
+        "CS_GROUPS": groups,
+        "CS_PROCESSES": str(processes),
+    }
     return WorkerProcess(bootstrap, prefix, tmp, env=env).start()
 
 
@@ -59,19 +65,25 @@ def wait_owned(
 
 
 def worker_throughput(
-    bootstrap: str, prefix: str, tmp: Path, events: int, timeout: float, groups: str = "all"
+    bootstrap: str,
+    prefix: str,
+    tmp: Path,
+    events: int,
+    timeout: float,
+    groups: str = "all",
+    processes: int = 1,
 ) -> tuple[WorkerProcess, dict[str, Any]]:
-    """One worker (KPI ``groups``) over the ``events`` messages already on the topics of
-    ``prefix``: events/s from the start of its first batch to the end of its last. The worker
-    is left running.
+    """One worker command (KPI ``groups``, ``processes`` processes) over the ``events``
+    messages already on the topics of ``prefix``: events/s from the start of its first
+    batch to the end of its last (of any of its processes). The worker is left running.
 
     Done when it has handled ``events`` messages, or (a worker that skips the topics its
     groups do not read) when its group has committed every message and handled nothing for
     3 s; then ``eps`` is ``events`` over the same time and ``skipped`` says how many it
     never handled."""
     t0 = time.time()
-    app_id = f"{prefix}-worker-{groups.replace(',', '-')}-app"
-    worker = start_worker(bootstrap, prefix, tmp, app_id, groups)
+    app_id = f"{prefix}-worker-{groups.replace(',', '-')}-{processes}p-app"
+    worker = start_worker(bootstrap, prefix, tmp, app_id, groups, processes)
     topics = list(topic_names(prefix).values())
     still = {"handled": -1, "since": time.monotonic()}
 
@@ -94,6 +106,7 @@ def worker_throughput(
     seconds = p["last_batch_at"] - p["first_batch_at"]
     return worker, {
         "groups": groups,
+        "processes": processes,
         "eps": max(p["handled"], events) / seconds,
         "seconds": seconds,
         "handled": p["handled"],

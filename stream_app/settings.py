@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, create_model
+from pydantic import BaseModel, Field, SecretStr, create_model, field_validator
 
 from stream_app.contract import TOPIC_ROLES, TOPICS
 from stream_app.kpi.settings import KpiSettings
@@ -47,6 +48,13 @@ class Settings(KpiSettings, TopicSettings):
     web_host: str = Field("127.0.0.1", description="bind address of /metrics and the HTTP API")
     web_port: int = Field(6066, ge=0, le=65535, description="port of /metrics")
     data_dir: str = Field("./.stream-app-data", description="Faust's local data directory")
+    processes: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="worker processes of this command, one consumer group behind one port "
+        "(auto: one per CPU; stream_app/worker/processes.py)",
+    )
     batch_hook: bool = Field(True, description="consumer-level batches (False: a Faust agent)")
     batch_size: int = Field(2000, ge=1, description="agent path: events applied at once")
     batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")
@@ -65,6 +73,11 @@ class Settings(KpiSettings, TopicSettings):
     sasl_username: str | None = None
     sasl_password: SecretStr | None = None
     ssl_cafile: str | None = None
+
+    @field_validator("processes", mode="before")
+    @classmethod
+    def _auto_processes(cls, value: Any) -> Any:
+        return os.cpu_count() or 1 if value == "auto" else value
 
     def topic_names(self) -> dict[str, str]:
         """Topic role -> topic name."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +25,8 @@ POSITIVE = [
     "ceiling_eps",
     "worker_eps",
     "worker_usage_eps",
+    "worker_eps_single",
+    "worker_usage_eps_single",
     "naive_faust_eps",
     "quix_eps",
     "replay_eps",
@@ -75,6 +78,9 @@ def test_bench_quick(tmp_path: Path) -> None:
         assert isinstance(value, int | float) and math.isfinite(value) and value > 0, (key, value)
     assert 0 < figures["ratio"] < 1.5
     assert figures["replay_processes"] in (1, 2)
+    # worker_eps: `stream-app worker --processes auto`, one process per CPU
+    assert figures["worker_processes"] == figures["details"]["worker"]["processes"]
+    assert figures["worker_processes"] == (os.cpu_count() or 1)
     replay = figures["details"]["replay"]
     assert replay["same_output"] is True  # split or not, the same exposition byte for byte
     assert replay["split"]["lines"] == replay["single"]["lines"] == figures["events"]

@@ -72,6 +72,8 @@ CASES: list[tuple[list[str], str]] = [
     (["worker", "--partitions", "0"], "--partitions: must be > 0, not 0"),
     (["worker", "--web-port", "0"], "--web-port: must be within [1, 65535], not 0"),
     (["worker", "--timezone", "Mars/Olympus"], "'Mars/Olympus'"),
+    (["worker", "--processes", "0"], "'0': write auto or a whole number from 1"),
+    (["worker", "--processes", "2", "--web-port", "{busy_port}"], "port {busy_port} is in use"),
     (["dead-letters", "resubmit"], "resubmit needs the JSONL file"),
     (["dead-letters", "resubmit", "{tmp}/none.jsonl"], "no such file: {tmp}/none.jsonl"),
     (["dead-letters", "resubmit", "{notjson}"], "line 2 is not JSON"),

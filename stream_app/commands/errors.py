@@ -127,3 +127,16 @@ def output_file(text: str) -> str:
     if not parent.is_dir():
         raise argparse.ArgumentTypeError(f"the directory of {text} does not exist")
     return text
+
+
+def processes_arg(text: str) -> int | str:
+    """``--processes``: ``auto`` or a whole number from 1."""
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: write auto or a whole number from 1")
+    return value

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import Any
 
-from stream_app.commands.errors import port, positive_int
+from stream_app.commands.errors import port, positive_int, processes_arg
 from stream_app.contract import TOPICS
 from stream_app.settings import Settings, topic_field
 
@@ -19,6 +19,11 @@ WORKER_FLAGS: dict[str, tuple[Any, str]] = {
     "timezone": (str, "IANA timezone of calendar days (CS_TIMEZONE)"),
     "groups": (str, "KPI groups to run: all, or names separated by commas (CS_GROUPS)"),
     "data_dir": (str, "Faust data directory (CS_DATA_DIR)"),
+    "processes": (
+        processes_arg,
+        "worker processes behind one port, one consumer group: a number, or auto for one "
+        "per CPU (CS_PROCESSES)",
+    ),
     # one --topic-<role> flag per topic of the contract (stream_app/contract/declared.py)
     **{
         topic_field(t.role): (str, f"{t.role} events topic (CS_{topic_field(t.role).upper()})")

@@ -7,7 +7,13 @@ import os
 import sys
 from pathlib import Path
 
-from stream_app.commands.errors import UsageError, input_file, output_file, rfc3339
+from stream_app.commands.errors import (
+    UsageError,
+    input_file,
+    output_file,
+    processes_arg,
+    rfc3339,
+)
 from stream_app.commands.flags import add_flags, overrides
 from stream_app.commands.history import add_step_flags, cmd_replay_steps
 
@@ -41,19 +47,6 @@ def add_replay(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     add_step_flags(rep, default_step=None)
     add_flags(rep, ["timezone", "groups"])
     rep.set_defaults(func=cmd_replay)
-
-
-def processes_arg(text: str) -> int | str:
-    """``--processes``: ``auto`` or a whole number from 1."""
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r}: write auto or a whole number from 1")
-    return value
 
 
 def summary_line(result: object) -> str:

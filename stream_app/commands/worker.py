@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import TYPE_CHECKING
 
 from stream_app.commands.flags import WORKER_FLAGS, add_flags, overrides
+
+if TYPE_CHECKING:
+    from stream_app.settings import Settings
 
 
 def add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -15,19 +19,43 @@ def add_worker(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
     worker.set_defaults(func=cmd_worker)
 
 
+def worker_argv(args: argparse.Namespace) -> list[str]:
+    """``stream-app worker`` and the flags of ``args`` (the ``CS_`` variables are in the
+    environment the processes of ``--processes N`` inherit)."""
+    argv = ["worker", "--loglevel", args.loglevel]
+    for name in WORKER_FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            argv += ["--" + name.replace("_", "-"), str(value)]
+    return argv
+
+
 def cmd_worker(args: argparse.Namespace) -> int:
+    from stream_app.settings import Settings
+    from stream_app.worker.processes import die_with_supervisor, supervise
+
+    settings = Settings(**overrides(args, list(WORKER_FLAGS)))
+    if settings.processes > 1:  # the supervisor: no Faust, no Kafka in this process
+        command = [sys.executable, "-m", "stream_app.cli", *worker_argv(args)]
+        return supervise(
+            command, settings.processes, settings.web_host, settings.web_port, settings.data_dir
+        )
+    die_with_supervisor()  # a process of ``--processes N``: stop when the supervisor dies
+    return run_worker(settings, args.loglevel)
+
+
+def run_worker(settings: Settings, loglevel: str) -> int:
+    """One Faust worker in this process, until stopped; its exit code."""
     import asyncio
 
     import faust
     from mode.utils.futures import maybe_cancel
 
     from stream_app.gc_tuning import tune_for_streaming
-    from stream_app.settings import Settings
     from stream_app.worker.app import build_worker
 
-    settings = Settings(**overrides(args, list(WORKER_FLAGS)))
     worker = build_worker(settings)
-    runner = faust.Worker(worker.app, loglevel=args.loglevel)
+    runner = faust.Worker(worker.app, loglevel=loglevel)
     tune_for_streaming()
 
     async def stop() -> None:  # as on SIGTERM: leave the group, stop the services
