@@ -79,14 +79,23 @@ def worker_page(batches: int, created: float, last_batch: float) -> str:
     )
 
 
-def test_times_are_the_latest_and_created_the_earliest() -> None:
+def test_the_workers_own_series_stay_per_process() -> None:
     a, b = worker_page(3, 900.0, 1000.0), worker_page(4, 800.0, 1500.0)
     merged = samples(merge_expositions([a, b]))
     assert merged == {
-        "stream_app_batches_total": 7,
-        "stream_app_batches_created": 800.0,
-        "stream_app_last_batch_timestamp_seconds": 1500.0,
+        'stream_app_batches_total{process="0"}': 3,
+        'stream_app_batches_total{process="1"}': 4,
+        'stream_app_batches_created{process="0"}': 900.0,
+        'stream_app_batches_created{process="1"}': 800.0,
+        'stream_app_last_batch_timestamp_seconds{process="0"}': 1000.0,
+        'stream_app_last_batch_timestamp_seconds{process="1"}': 1500.0,
     }
+
+
+def test_a_counter_started_when_the_first_process_started_it() -> None:
+    page = "# TYPE cs_x counter\ncs_x_total {n}\ncs_x_created {c}\n"
+    merged = samples(merge_expositions([page.format(n=2, c=50.0), page.format(n=5, c=40.0)]))
+    assert merged == {"cs_x_total": 7, "cs_x_created": 40.0}
 
 
 def test_pages_of_key_shares_merge_to_the_whole(tmp_path: Path) -> None:

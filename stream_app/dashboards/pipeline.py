@@ -93,9 +93,15 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "KPI freshness by worker",
-                    "Seconds since each worker applied its last batch. Formula: "
+                    "Seconds since each worker (each process of `stream-app worker "
+                    "--processes N`: label process) applied its last batch. Formula: "
                     "time() - stream_app_last_batch_timestamp_seconds.",
-                    [("time() - stream_app_last_batch_timestamp_seconds", "{{instance}}")],
+                    [
+                        (
+                            "time() - stream_app_last_batch_timestamp_seconds",
+                            "{{instance}} {{process}}",
+                        )
+                    ],
                     "s",
                     STALENESS,
                 ),
@@ -119,9 +125,10 @@ def rows() -> Rows:
                 ),
                 time_panel(
                     "Partitions owned by worker",
-                    "Partitions of the event topics each worker owns; a change is a "
-                    "rebalance. Formula: stream_app_partitions_owned.",
-                    [("stream_app_partitions_owned", "{{instance}}")],
+                    "Partitions of the event topics each worker (each process: label "
+                    "process) owns; a change is a rebalance. Formula: "
+                    "stream_app_partitions_owned.",
+                    [("stream_app_partitions_owned", "{{instance}} {{process}}")],
                     "short",
                 ),
                 time_panel(

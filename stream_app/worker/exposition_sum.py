@@ -2,11 +2,15 @@
 
 ``stream-app worker --processes N`` runs N workers of one consumer group behind one port
 (:mod:`stream_app.worker.processes`). Their partitions are disjoint, so their samples add up
-exactly as Prometheus's ``sum`` would add them over N scrape targets: every sample is
-summed, except
+exactly as Prometheus's ``sum`` would add them over N scrape targets:
 
-- ``*_created`` samples (when a counter started): the earliest;
-- :data:`LATEST_FAMILIES` (wall-clock times of an event in the worker): the latest.
+- every ``cs_*`` sample (the KPIs, and the Kafka-side counters) is summed, so the page
+  is the one a single worker owning every partition would serve (``*_created`` samples,
+  when a counter started: the earliest);
+- the worker's own series (:data:`PER_PROCESS_PREFIX`: batches, partitions owned, the
+  last batch's time, lag) keep one sample per process, labelled ``process="<i>"`` (at
+  most N values): a process that owns partitions and applies nothing stays visible to
+  the ``KpisStale`` alert, which matches on ``process`` too, and every rule sums them.
 
 The text is parsed with prometheus-client's parser and written with its writer, so the
 merged page has the families, types and help of the processes' pages, in their order.
@@ -22,18 +26,15 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
-#: families whose samples are a time: the merged value is the latest of the processes'
-LATEST_FAMILIES = frozenset({"stream_app_last_batch_timestamp_seconds"})
+#: families of the worker itself, kept per process (label :data:`PROCESS_LABEL`)
+PER_PROCESS_PREFIX = "stream_app_"
+PROCESS_LABEL = "process"
 
 SampleKey = tuple[str, tuple[tuple[str, str], ...]]
 
 
-def _combine(family: str, sample: str, old: float, new: float) -> float:
-    if sample.endswith("_created"):
-        return min(old, new)
-    if family in LATEST_FAMILIES:
-        return max(old, new)
-    return old + new
+def _combine(sample: str, old: float, new: float) -> float:
+    return min(old, new) if sample.endswith("_created") else old + new
 
 
 class _Merged(Collector):
@@ -45,21 +46,24 @@ class _Merged(Collector):
 
 
 def merge_expositions(pages: Sequence[str]) -> bytes:
-    """The text exposition of ``pages`` (one per process) merged: samples of the same name
-    and labels combined (summed, see the module), families in first-seen order."""
+    """The text exposition of ``pages`` (process ``i``'s page at index ``i``) merged:
+    samples of the same name and labels summed, the worker's own labelled by process (see
+    the module), families in first-seen order."""
     families: dict[str, Metric] = {}
     values: dict[str, dict[SampleKey, float]] = {}
-    for page in pages:
+    for index, page in enumerate(pages):
         for fam in text_string_to_metric_families(page):
             into = families.get(fam.name)
             if into is None:
                 into = families[fam.name] = Metric(fam.name, fam.documentation, fam.type)
                 values[fam.name] = {}
             samples = values[fam.name]
+            own = fam.name.startswith(PER_PROCESS_PREFIX)
             for s in fam.samples:
-                key = (s.name, tuple(sorted(s.labels.items())))
+                labels = {**s.labels, PROCESS_LABEL: str(index)} if own else s.labels
+                key = (s.name, tuple(sorted(labels.items())))
                 old = samples.get(key)
-                samples[key] = s.value if old is None else _combine(fam.name, s.name, old, s.value)
+                samples[key] = s.value if old is None else _combine(s.name, old, s.value)
     for name, fam in families.items():
         for (sample, labels), value in values[name].items():
             fam.add_sample(sample, dict(labels), value)
