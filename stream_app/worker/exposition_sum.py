@@ -65,8 +65,8 @@ def merge_expositions(pages: Sequence[str]) -> bytes:
                 old = samples.get(key)
                 samples[key] = s.value if old is None else _combine(s.name, old, s.value)
     for name, fam in families.items():
-        for (sample, labels), value in values[name].items():
-            fam.add_sample(sample, dict(labels), value)
+        for (sample, label_items), value in values[name].items():
+            fam.add_sample(sample, dict(label_items), value)
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Merged(list(families.values())))
     return generate_latest(registry)
