@@ -20,9 +20,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from aiokafka.partitioner import DefaultPartitioner
-
-from bench.data import PARTITIONS, fresh_event, new_producer
+from bench.data import FreshEvents, new_producer
 from bench.procs import WorkerProcess, progress, scrape_handled
 
 PROGRESS_POLL_S = 0.05
@@ -67,8 +65,7 @@ async def _produce_paced(
     ``send(key=...)`` would), so that the producer keeps up with half of a fast worker."""
     producer = new_producer(bootstrap, linger_ms=5)
     await producer.start()
-    partitioner = DefaultPartitioner()
-    parts = list(range(PARTITIONS))
+    fresh = FreshEvents()
     marks: list[tuple[int, float]] = []
     futures: list[asyncio.Future[Any]] = []
     sent = 0
@@ -79,9 +76,7 @@ async def _produce_paced(
             if due > sent:
                 now = time.time()
                 batches: dict[int, Any] = {}
-                for i in range(sent, due):
-                    _, key, value = fresh_event(i)
-                    partition = partitioner(key, parts, parts)
+                for partition, key, value in fresh.chunk(sent, due):
                     batch = batches.get(partition)
                     if batch is None:
                         batch = batches[partition] = producer.create_batch()

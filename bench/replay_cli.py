@@ -50,7 +50,8 @@ def replay_cli(
     found = SUMMARY.findall(text)
     if found:
         lines, seconds, rate = found[-1]
-        n, replay_s, eps = int(lines.replace(",", "")), float(seconds), int(rate.replace(",", ""))
+        n, replay_s = int(lines.replace(",", "")), float(seconds)
+        eps = float(rate.replace(",", ""))
     else:
         with jsonl.open("rb") as f:
             n = sum(1 for _ in f)

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from stream_app.commands.worker import worker_argv
 from stream_app.exposition import render
@@ -125,6 +126,12 @@ def test_pages_of_key_shares_merge_to_the_whole(tmp_path: Path) -> None:
         assert got[key] == pytest.approx(value, rel=1e-12, abs=1e-9), key
     types = sorted(ln for ln in whole.decode().splitlines() if ln.startswith("# TYPE"))
     assert sorted(ln for ln in merged.decode().splitlines() if ln.startswith("# TYPE")) == types
+    # what Prometheus's client library reads in it: the same families, kinds and samples
+    parsed = {f.name: f for f in text_string_to_metric_families(merged.decode())}
+    reference = {f.name: f for f in text_string_to_metric_families(whole.decode())}
+    assert {n: f.type for n, f in parsed.items()} == {n: f.type for n, f in reference.items()}
+    for name, fam in reference.items():
+        assert len(parsed[name].samples) == len(fam.samples), name
 
 
 @pytest.mark.parametrize(
