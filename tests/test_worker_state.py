@@ -102,3 +102,38 @@ def test_encode_round_trip() -> None:
     # a record written by v1.1 (zlib level 1 of its JSON), as bytes
     v11 = bytes.fromhex("7801ab562a50b232d051ca57b2aa562a28ca4f294d2e51b23231acad050065f9080c")
     assert decode(v11) == {"p": 0, "o": {"product": 41}}
+
+
+def test_the_store_keeps_no_copy_of_what_the_cores_hold() -> None:
+    """Flushes write the changelog only; a recovery's records are dropped from the store
+    once their partition's core is loaded, and the cores give the same exposition."""
+    batches = messages(seed=7)
+    live_store = memory_store()
+    live = PartitionStates(Settings(), live_store)
+    feed(live, batches)
+    changelog = live.persist(range(PARTITIONS))
+    assert changelog and not live_store.data and not live_store._key_partition
+    store = memory_store()
+    recover(store, changelog)
+    owned = {p for p, _, _ in changelog}
+    assert len(owned) > 1
+    kept = min(owned)  # a partition this worker does not own: Faust drops its records
+    states = PartitionStates(Settings(), store)
+    states.assign(owned - {kept})
+    assert store.data and set(store._key_partition.values()) == {kept}
+    states.assign(owned)  # a later assignment loads the rest and drops it too
+    assert not store.data and not store._key_partition
+    assert render(states.owned(), AS_OF) == reference(batches)
+
+
+def test_the_state_table_recovers_every_partition_from_its_start() -> None:
+    """The worker's table reports no persisted offset (-1, as an empty store), so that
+    Faust's recovery reads a partition kept across a rebalance from its start: the store
+    holds nothing of it (stream_app/worker/state.py)."""
+    from faust.types import TP
+
+    from stream_app.worker.app import KpiWorker
+
+    worker = KpiWorker(Settings(app_id="test-state-table", partitions=PARTITIONS))
+    changelog = worker.table.changelog_topic.get_topic_name()
+    assert worker.table.persisted_offset(TP(changelog, 0)) == -1

@@ -128,6 +128,19 @@ class ShellCounters(Collector):
         yield errors
 
 
+class StateTable(faust.Table):
+    """The state table: it reports no persisted offset, so that Faust's recovery reads
+    each assigned changelog partition from its start at every rebalance. The store keeps
+    no copy of what the cores hold (:mod:`stream_app.worker.state`); a partition this
+    worker keeps across a rebalance would otherwise be recovered from the offset of its
+    last recovery only, and its core, dropped at the revocation, loaded from part of its
+    records. (-1 is what a store that has nothing says: Faust seeks to the earliest
+    offset, exactly as for a new process.)"""
+
+    def persisted_offset(self, tp: TP) -> int | None:
+        return -1
+
+
 class KpiWorker:
     """The shell: owns the Faust app, hands batches of messages to the partition cores."""
 
@@ -220,6 +233,7 @@ class KpiWorker:
             web_host=s.web_host,
             web_port=s.web_port,
             web_transport="tcp://",
+            Table=StateTable,
         )
 
     def _wire(self) -> None:

@@ -1,6 +1,16 @@
 """The worker's partition-local state: one core per owned partition, persisted to a
 Faust table whose changelog is written with the *source* partition of each account.
 
+The Faust store (memory) is recovery's staging area only: Faust's changelog recovery fills
+it, :meth:`PartitionStates.assign` loads each owned partition's records into its core and
+then drops them from the store (:meth:`PartitionStates.release`), and state flushes go to
+the changelog only. The core is the one in-memory copy of a key's state (the store used
+to keep an LZ4 copy of every record too: ~57 MB per 100k web visitors). Because the store
+no longer holds what a partition kept across a rebalance had, the state table reports no
+persisted offset (:class:`stream_app.worker.app.StateTable`), so Faust's recovery reads
+every assigned changelog partition from its start at each rebalance, as a new process
+does, instead of only the records written since its last recovery.
+
 Record layout in the table (LZ4-compressed JSON, :func:`encode`): ``<key field>:<key>`` (e.g.
 ``account_id:acme``, :func:`stream_app.kpi.core.store_key`) -> that key's record,
 ``m:<partition>`` -> partition meta (rejections, handled offsets). A batch writes its
@@ -76,6 +86,7 @@ class PartitionStates:
         core = self.cores.get(partition)
         if core is None:
             core = self.cores[partition] = self._load({partition})[partition]
+            self.release({partition})
         return core
 
     def assign(self, partitions: Iterable[int]) -> None:
@@ -87,6 +98,18 @@ class PartitionStates:
         if missing:
             self.cores.update(self._load(missing))
             log.info("loaded state of partitions %s", sorted(missing))
+        self.release(set(self.cores))
+
+    def release(self, partitions: set[int]) -> None:
+        """Drop the store's records of ``partitions``: their cores hold that state (see
+        the module). Faust's memory store knows each recovered key's partition."""
+        data = getattr(self.store, "data", None)
+        key_partition = getattr(self.store, "_key_partition", None)
+        if not isinstance(data, dict) or not isinstance(key_partition, dict):
+            return  # not Faust's memory store (a plain mapping in tests): nothing to drop
+        for key in [k for k, p in key_partition.items() if p in partitions]:
+            data.pop(key, None)
+            del key_partition[key]
 
     def revoke(self, partitions: Iterable[int]) -> None:
         for p in partitions:
@@ -124,23 +147,6 @@ class PartitionStates:
         return writes
 
     def _store(self, partition: int, key: bytes, record: Mapping[str, Any] | None) -> Write:
-        if record is None:  # a key the core forgot: delete it (a tombstone in the changelog)
-            data = getattr(self.store, "data", None)
-            if isinstance(data, dict):
-                data.pop(key, None)
-                key_partition = getattr(self.store, "_key_partition", None)
-                if isinstance(key_partition, dict):
-                    key_partition.pop(key, None)
-            else:
-                self.store.pop(key, None)
-            return partition, key, None
-        value = encode(record)
-        data = getattr(self.store, "data", None)
-        if isinstance(data, dict):
-            data[key] = value
-            key_partition = getattr(self.store, "_key_partition", None)
-            if isinstance(key_partition, dict):
-                key_partition[key] = partition
-        else:
-            self.store[key] = value
-        return partition, key, value
+        """The changelog write of one record (None: a key the core forgot, a tombstone).
+        Nothing is kept in the store: the core holds the state."""
+        return partition, key, None if record is None else encode(record)
