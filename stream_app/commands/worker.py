@@ -53,9 +53,11 @@ def run_worker(settings: Settings, loglevel: str) -> int:
 
     from stream_app.gc_tuning import tune_for_streaming
     from stream_app.worker.app import build_worker
+    from stream_app.worker.processes import wait_for_siblings
 
     worker = build_worker(settings)
     runner = faust.Worker(worker.app, loglevel=loglevel)
+    wait_for_siblings()  # a process of ``--processes N``: join the group with the others
     tune_for_streaming()
 
     async def stop() -> None:  # as on SIGTERM: leave the group, stop the services

@@ -14,6 +14,9 @@ the consumer group, each owning some partitions; this supervisor starts them for
   rather than a partial sum Prometheus would read as a counter reset. Every other path
   (``/accounts``, ``/visitors``) goes to one process, which routes it to the owner of the
   key as usual.
+- The processes join the group together the first time (each waits, once built, until
+  all are: :func:`wait_for_siblings`), so the group is balanced from its first
+  assignment instead of one process taking every partition for the first seconds.
 - A process that exits is started again (after 1 s, up to 30 s when it keeps failing);
   meanwhile the group gives its partitions to the others, and the new process recovers
   their state from the changelog. A process that exits with code 2 (a set-up the worker
@@ -53,6 +56,9 @@ ASK_TIMEOUT_S = 10.0  # a process's answer to /metrics or /progress
 RESTART_DELAYS_S = (1.0, 2.0, 5.0, 10.0, 30.0)  # after the 1st, 2nd, ... exit in a row
 STABLE_S = 60.0  # a process up this long starts again at the first delay when it exits
 STOP_TIMEOUT_S = 60.0  # SIGTERM -> SIGKILL
+#: "<ready fd>,<go fd>" in a process's environment (see :func:`wait_for_siblings`)
+START_ENV = "CS_SUPERVISOR_START_FDS"
+FIRST_START_WAIT_S = 60.0  # the longest the first processes wait for a slow sibling
 PR_SET_PDEATHSIG = 1
 
 
@@ -66,6 +72,23 @@ def die_with_supervisor() -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != int(parent):
         os.kill(os.getpid(), signal.SIGTERM)
+
+
+def wait_for_siblings() -> None:
+    """In a process the supervisor started, once it is built and before it joins the
+    consumer group: say so, and wait for the supervisor's go. At the first start the
+    supervisor says go when every process is ready, so that they join the group within
+    moments of each other: one started seconds earlier would take every partition, apply
+    a few seconds of events and hand half of them over in a second rebalance, the work
+    since its last commit done twice (72,000 messages in one bench run)."""
+    spec = os.environ.pop(START_ENV, None)
+    if not spec:
+        return
+    ready, go = (int(fd) for fd in spec.split(","))
+    os.write(ready, b"1")
+    os.close(ready)
+    os.read(go, 1)  # b"" when the supervisor is gone (then SIGTERM follows: see above)
+    os.close(go)
 
 
 def free_port(host: str) -> int:
@@ -117,6 +140,7 @@ class Supervisor:
         self.address = address
         self.exit_code = 0
         self.stopping = asyncio.Event()
+        self.first_start = asyncio.Barrier(processes)
         self.session: aiohttp.ClientSession | None = None
 
     def child_command(self, child: Child) -> list[str]:
@@ -176,8 +200,29 @@ class Supervisor:
         env = {**os.environ, SUPERVISOR_ENV: str(os.getpid())}
         while not self.stopping.is_set():
             started = loop.time()
-            child.proc = await asyncio.create_subprocess_exec(*self.child_command(child), env=env)
+            ready_r, ready_w = os.pipe()
+            go_r, go_w = os.pipe()
+            try:
+                child.proc = await asyncio.create_subprocess_exec(
+                    *self.child_command(child),
+                    env={**env, START_ENV: f"{ready_w},{go_r}"},
+                    pass_fds=(ready_w, go_r),
+                )
+            finally:
+                os.close(ready_w)
+                os.close(go_r)
             child.starts += 1
+            try:
+                # b"" when it died first
+                await loop.run_in_executor(None, os.read, ready_r, 1)
+                if child.starts == 1:  # the first time: all join the group together
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.first_start.wait(), FIRST_START_WAIT_S)
+                with contextlib.suppress(OSError):  # gone already
+                    os.write(go_w, b"1")
+            finally:
+                os.close(ready_r)
+                os.close(go_w)
             code = await child.proc.wait()
             if self.stopping.is_set():
                 return
