@@ -29,7 +29,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import tempfile
 import time
@@ -47,6 +46,7 @@ import yaml
 from stream_app.kpi.families import Family
 from stream_app.kpi.settings import KpiSettings
 from stream_app.openmetrics import OpenMetricsWriter
+from stream_app.ports import free_port
 from stream_app.replay import StepResult, parse_step, replay_steps, step_times
 
 RULES_DIR = Path(__file__).resolve().parents[1] / "prometheus" / "rules"
@@ -171,18 +171,11 @@ def rule_passes(rules_dir: Path) -> list[list[dict[str, Any]]]:
     return passes
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 class TemporaryPrometheus:
     """A Prometheus on ``data_dir`` for promtool's rule backfill (loopback only)."""
 
     def __init__(self, binary: str, data_dir: Path, work: Path, lookback: timedelta) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         config = work / "prometheus.yml"
         config.write_text("global:\n  scrape_interval: 1m\n")
         self.log = work / "prometheus.log"

@@ -587,6 +587,8 @@ def test_employee_surveys_are_quarterly_per_team() -> None:
     scores = [int(str(e["score"])) for e in answers if e["survey"] == "enps"]
     enps = 100 * (sum(s >= 9 for s in scores) - sum(s <= 6 for s in scores)) / len(scores)
     assert 0 <= enps <= 50
+
+
 def test_live_speed_runs_the_company_faster_with_wall_clock_ts() -> None:
     """``speed`` (the demo's): one wall-clock hour holds ``speed`` simulated hours of the
     same company, stamped inside that wall-clock hour, in order."""

@@ -179,12 +179,7 @@ def test_other_partition_counts_stop_the_worker(
     others = [t for r, t in topics.items() if r != "billing"]
     asyncio.run(create_topics(kafka.bootstrap, [topics["billing"]], 8))
     asyncio.run(create_topics(kafka.bootstrap, others, 4))
-    worker.start()
-    assert worker.proc is not None
-    try:
-        code = worker.proc.wait(120)
-    finally:
-        worker.stop()
+    code = worker.run_to_exit(120)
     log = worker.log_path.read_text(errors="replace")
     assert code == 2, log[-3000:]
     # the last line on stderr (before the terminal's cursor reset)

@@ -96,12 +96,7 @@ def test_a_process_refusing_the_setup_stops_all_with_exit_2(
         kafka.bootstrap, topic_prefix, tmp_path, env={"CS_PROCESSES": "2", "CS_PARTITIONS": "2"}
     )
     asyncio.run(create_for(kafka.bootstrap, WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)))
-    worker.start()
-    assert worker.proc is not None
-    try:
-        code = worker.proc.wait(180)
-    finally:
-        worker.stop()
+    code = worker.run_to_exit(180)
     assert code == 2, worker.log_tail()
     assert "stream-app worker: " in worker.log_tail()
     assert "Traceback" not in worker.log_tail()

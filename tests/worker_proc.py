@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,15 +14,9 @@ from typing import TypeVar
 
 from stream_app.contract import TOPIC_ROLES, TOPICS
 from stream_app.dev.live_view import scrape
+from stream_app.ports import free_port
 
 T = TypeVar("T")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def wait_for(
@@ -94,6 +87,16 @@ class WorkerProcess:
         )
         log.close()
         return self
+
+    def run_to_exit(self, timeout: float) -> int:
+        """Start the worker and wait for it to exit by itself; its exit code (stopped,
+        and the wait failed, after ``timeout`` seconds)."""
+        self.start()
+        assert self.proc is not None
+        try:
+            return self.proc.wait(timeout)
+        finally:
+            self.stop()
 
     def metrics(self) -> dict[str, float]:
         if self.proc is None or self.proc.poll() is not None:

@@ -34,7 +34,6 @@ import errno
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from stream_app.commands.errors import UsageError
+from stream_app.ports import free_port
 from stream_app.worker.exposition_sum import merge_expositions, merge_progress
 
 log = logging.getLogger("stream_app.worker.processes")
@@ -91,14 +91,6 @@ def wait_for_siblings() -> None:
     os.close(go)
 
 
-def free_port(host: str) -> int:
-    """A port nobody listens on now, on ``host``."""
-    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as sock:
-        sock.bind((host, 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 def local_address(host: str) -> str:
     """Where this machine reaches a server bound to ``host``."""
     return "127.0.0.1" if host in ("", "0.0.0.0", "::") else host
@@ -132,12 +124,11 @@ class Supervisor:
     ) -> None:
         self.command = list(command)  # the worker command, before the per-process flags
         self.host, self.port = host, port
-        address = local_address(host)
+        self.address = local_address(host)
         self.children = [
-            Child(i, free_port(address), os.path.join(data_dir, f"process-{i}"))
+            Child(i, free_port(self.address), os.path.join(data_dir, f"process-{i}"))
             for i in range(processes)
         ]
-        self.address = address
         self.exit_code = 0
         self.stopping = asyncio.Event()
         self.first_start = asyncio.Barrier(processes)
