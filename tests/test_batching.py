@@ -6,6 +6,7 @@ kill -9 and rebalances run on a broker in ``test_faults_kafka.py``."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -20,7 +21,7 @@ from faust.types import TP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_app.worker.batching import SourceResults, install_batch_consumer
+from stream_app.worker.batching import APPLY_CHUNK, SourceResults, install_batch_consumer
 
 SOURCE = "src"
 SRC0 = TP(SOURCE, 0)
@@ -44,6 +45,7 @@ class Shell:
         self.applied: list[tuple[TP, list[int]]] = []
         self.result: bool | None = True
         self.during: Any = None  # called inside the handler (a rebalance meanwhile)
+        self.on_commit: Any = None  # called as the state write before a commit
 
         async def handler(tp: TP, recs: Sequence[Any]) -> bool | None:
             self.applied.append((tp, [r.offset for r in recs]))
@@ -52,7 +54,8 @@ class Shell:
             return self.result
 
         async def before_commit() -> None:
-            pass
+            if self.on_commit is not None:
+                await self.on_commit()
 
         install_batch_consumer(self.app, {SOURCE}, handler, before_commit)
         self.consumer: Any = self.app.consumer
@@ -90,6 +93,34 @@ async def test_applied_batches_commit_one_past_the_last_record(shell: Shell) -> 
 
 
 @pytest.mark.asyncio
+async def test_a_long_record_list_is_applied_and_acked_in_chunks(shell: Shell) -> None:
+    """Each chunk is acknowledged once applied, and other tasks (requests, a commit) run
+    between two chunks."""
+    seen: list[dict[TP, int]] = []
+    ran_between: list[int] = []
+
+    async def during() -> None:  # inside the handler: what a commit would take now
+        seen.append(shell.to_commit())
+
+    async def other_task() -> None:
+        while len(ran_between) < 3:
+            ran_between.append(len(shell.applied))
+            await asyncio.sleep(0)
+
+    shell.during = during
+    other = asyncio.ensure_future(other_task())
+    await asyncio.sleep(0)  # it starts
+    n = 2 * APPLY_CHUNK + 7
+    await shell.apply(SRC0, range(n))
+    await other
+    assert [len(offsets) for _, offsets in shell.applied] == [APPLY_CHUNK, APPLY_CHUNK, 7]
+    assert [o for _, offsets in shell.applied for o in offsets] == list(range(n))
+    assert seen == [{}, {SRC0: APPLY_CHUNK}, {SRC0: 2 * APPLY_CHUNK}]
+    assert ran_between[1:] == [1, 2]  # the other task ran after the first and second chunks
+    assert shell.to_commit() == {SRC0: n}
+
+
+@pytest.mark.asyncio
 async def test_a_gap_between_batches_is_covered(shell: Shell) -> None:
     # offsets 3..6 never come (transaction markers, compaction): the range covers them
     await shell.apply(SRC0, [0, 1, 2])
@@ -117,11 +148,46 @@ async def test_nothing_applied_nothing_to_commit(shell: Shell) -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_revoked_partitions_range_is_forgotten(shell: Shell) -> None:
+async def test_a_revoked_partitions_range_is_forgotten_when_its_commit_fails(
+    shell: Shell,
+) -> None:
+    async def broker_away(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        raise ConnectionError("broker away")
+
+    shell.consumer._commit_offsets = broker_away
     await shell.apply(SRC0, [0, 1])
     await shell.apply(SRC1, [0, 1, 2])
-    await shell.consumer.on_partitions_revoked({SRC0})
+    await shell.consumer.on_partitions_revoked({SRC0})  # the rebalance goes on
     assert shell.to_commit() == {SRC1: 3}
+
+
+@pytest.mark.asyncio
+async def test_a_revocation_commits_what_was_applied_first(shell: Shell) -> None:
+    """The revoked partitions' applied ranges are committed, with the state written,
+    before they are dropped: their new owner does not apply them again."""
+    c = shell.consumer
+    sent: list[dict[TP, int]] = []
+    written: list[dict[TP, int]] = []
+
+    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        sent.append(dict(offsets))
+        c._committed_offset.update(offsets)
+        return True
+
+    async def before_commit() -> None:
+        written.append(shell.to_commit())
+
+    c._commit_offsets = commit_offsets
+    shell.on_commit = before_commit
+    shell.app.rebalancing = True  # as Faust's rebalance listener sets it first
+    c._flushed_at, c._flush_took = time.monotonic(), 60.0  # a paced commit: not now ...
+    await shell.apply(SRC0, [0, 1])
+    await shell.apply(SRC1, [0, 1, 2])
+    await c.on_partitions_revoked({SRC0})
+    assert written == sent == [{SRC0: 2, SRC1: 3}]  # ... but a revocation does not wait
+    assert shell.to_commit() == {}
+    await shell.apply(SRC1, [3])
+    assert shell.to_commit() == {SRC1: 4}
 
 
 @pytest.mark.asyncio
@@ -152,6 +218,45 @@ async def test_a_rebalance_during_the_batch_drops_its_ack(shell: Shell) -> None:
     shell.during = new_generation
     await shell.apply(SRC1, [0, 1])
     assert shell.to_commit() == {}
+
+
+@pytest.mark.asyncio
+async def test_batches_apply_while_a_commit_waits_for_the_broker(shell: Shell) -> None:
+    """The state write and the offsets a commit takes happen with no batch applied in
+    between; the wait for the broker (the producer's flush, the offset commit) does not
+    hold the batches back, and what they apply meanwhile goes to the next commit."""
+    c = shell.consumer
+    broker = asyncio.Event()
+    sent: list[dict[TP, int]] = []
+    written: list[dict[TP, int]] = []
+
+    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        sent.append(dict(offsets))
+        await broker.wait()  # the broker answers later
+        c._committed_offset.update(offsets)
+        return True
+
+    async def before_commit() -> None:
+        written.append(shell.to_commit())  # what the state write covers
+
+    c._commit_offsets = commit_offsets
+    shell.on_commit = before_commit
+    await shell.apply(SRC0, [0, 1, 2])
+    commit = asyncio.ensure_future(c.force_commit())
+    while not sent:  # the state is written, the offsets are on their way
+        await asyncio.sleep(0)
+    assert written == [{SRC0: 3}]
+    assert sent == [{SRC0: 3}]
+    await asyncio.wait_for(shell.apply(SRC0, [3, 4]), 5)  # not held back by the commit
+    await asyncio.wait_for(shell.apply(SRC1, [0]), 5)
+    assert not commit.done()
+    assert c._one_commit().locked()  # another commit waits for this one
+    broker.set()
+    assert await commit is True
+    c._flushed_at = c._flush_took = 0.0  # no pacing (it follows a backlog's commits)
+    assert await c.force_commit() is True
+    assert sent == [{SRC0: 3}, {SRC0: 5, SRC1: 1}]  # the next commit takes the rest
+    assert written == [{SRC0: 3}, {SRC0: 5, SRC1: 1}]
 
 
 @pytest.mark.asyncio

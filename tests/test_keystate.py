@@ -16,7 +16,17 @@ from hypothesis import strategies as st
 
 from stream_app.exposition import render
 from stream_app.kpi.core import PartitionCore
-from stream_app.kpi.keystate import PACKED_MAX, KeyState, Layout, Outcome, Window, id_hash
+from stream_app.kpi.keystate import (
+    PACKED_MAX,
+    RECORD,
+    IdIndex,
+    KeyState,
+    Layout,
+    Outcome,
+    Window,
+    day_bytes,
+    id_hash,
+)
 from stream_app.kpi.settings import KpiSettings
 from tests.helpers import ev
 
@@ -82,17 +92,44 @@ def test_same_outcomes_as_the_plain_state_and_after_a_record_round_trip(
         assert _admit(from_old, role, event_id, day) is expected
 
 
-def test_many_ids_of_one_day_move_from_packed_bytes_to_a_dict() -> None:
+def test_many_ids_of_one_day_move_from_packed_bytes_to_an_index() -> None:
     state = KeyState(LAYOUT, "acme")
     for i in range(PACKED_MAX + 10):
         assert _admit(state, "product", f"e{i}", 20_000) is Outcome.APPLIED
     window = state.windows[0]
-    assert window is not None and type(window.ids) is dict
+    assert window is not None and type(window.ids) is IdIndex
+    assert len(window.ids) == PACKED_MAX + 10
     assert all(_admit(state, "product", f"e{i}", 20_000) is Outcome.DUPLICATE for i in range(74))
     assert state.duplicates == PACKED_MAX + 10
     assert _admit(state, "product", "e0", 20_000 + HORIZON + 1) is Outcome.DUPLICATE
     assert _admit(state, "product", "new", 20_000 + HORIZON + 1) is Outcome.APPLIED
     assert _admit(state, "product", "e1", 20_000 + HORIZON + 1) is Outcome.APPLIED  # forgotten
+
+
+def _records(days: dict[bytes, int]) -> bytes:
+    return b"".join(h + day_bytes(d) for h, d in days.items())
+
+
+@given(
+    st.lists(st.tuples(st.integers(0, 40), st.integers(20_000, 20_012)), min_size=PACKED_MAX + 1),
+    st.lists(st.integers(20_000, 20_012), max_size=3),
+)
+def test_an_index_packs_the_records_of_its_dict_in_order(
+    adds: list[tuple[int, int]], cutoffs: list[int]
+) -> None:
+    """Whatever comes (a hash again with another day, forgetting), the packed records an
+    index keeps for its dump are its dict's records in the dict's order."""
+    h = [id_hash(f"e{i}") for i in range(41)]
+    first = b"".join(h[i % 41] + day_bytes(d) for i, d in enumerate(range(20_000, 20_000 + 3)))
+    index = IdIndex(first + first[:RECORD])  # a record twice
+    assert bytes(index.packed) == _records(index.days) == first
+    for n, (i, day) in enumerate(adds):
+        index.add(h[i], day)
+        assert bytes(index.packed) == _records(index.days)
+        if n % 7 == 0 and cutoffs:
+            index, oldest = index.kept(cutoffs[n % len(cutoffs)], 20_012)
+            assert bytes(index.packed) == _records(index.days)
+            assert oldest == min(index.days.values(), default=20_012)
 
 
 def test_a_hash_found_across_two_packed_records_is_not_a_match() -> None:

@@ -8,13 +8,15 @@ is new to the key.
 
 The state is kept compact (a core may hold millions of keys): fixed-size lists indexed
 by the key field's :class:`Layout` instead of dicts, containers created on first use,
-and event ids remembered as 64-bit hashes (:func:`id_hash`) packed in bytes.
+and event ids remembered as 64-bit hashes (:func:`id_hash`) packed in bytes (and, for a
+key with many recent events, also indexed: :class:`IdIndex`).
 """
 
 from __future__ import annotations
 
 import base64
 import enum
+import struct
 import sys
 from collections.abc import Iterable
 from typing import Any, Final
@@ -33,8 +35,10 @@ class Outcome(enum.Enum):
 
 #: bytes of one remembered event id: its 8-byte hash, then its day (int32, little-endian)
 RECORD: Final = 12
-#: a window packs its ids in bytes up to this many, then switches to a dict (hash -> day)
+#: a window packs its ids in bytes up to this many, then indexes them too (:class:`IdIndex`)
 PACKED_MAX: Final = 64
+#: one packed record: the 8-byte hash, then the day (int32, little-endian)
+_RECORD_STRUCT: Final = struct.Struct("<8si")
 #: the hash of :func:`id_hash` (a static of the compiled module: no lookup by name)
 _DIGEST: Final = xxh3_64_digest
 _LITTLE_ENDIAN: Final = sys.byteorder == "little"
@@ -82,16 +86,60 @@ class Layout:
         return len(self.groups) + 3 * len(self.roles) + self.type_index[kind]
 
 
+class IdIndex:
+    """The ids of a window past :data:`PACKED_MAX`: a dict hash -> day to look them up,
+    and the same (hash, day) records packed in the order they came, as a dump writes them.
+    Kept side by side, so that writing a busy key's state (every commit, while its ids
+    grow all day) copies its records instead of packing each again."""
+
+    __slots__ = ("days", "packed")
+
+    def __init__(self, records: bytes) -> None:
+        #: hash -> day
+        self.days: dict[bytes, int] = dict(_RECORD_STRUCT.iter_unpack(records))
+        #: the records of :attr:`days`, in its order
+        self.packed = bytearray(records)
+        if len(self.days) * RECORD != len(records):  # a hash twice: the dict keeps one
+            self.packed = bytearray(pack_records(self.days))
+
+    def __contains__(self, h: bytes) -> bool:
+        return h in self.days
+
+    def __len__(self) -> int:
+        return len(self.days)
+
+    def add(self, h: bytes, day: int) -> None:
+        days = self.days
+        if h in days:  # a new day for a known hash (not on the hot path): packed again
+            days[h] = day
+            self.packed = bytearray(pack_records(days))
+            return
+        days[h] = day
+        packed = self.packed
+        packed += h
+        packed += day_bytes(day)
+
+    def kept(self, cutoff: int, latest: int) -> tuple[IdIndex, int]:
+        """The index of the records of day ``cutoff`` or later, and the earliest such day
+        (``latest`` when none is)."""
+        records, oldest = _kept(bytes(self.packed), cutoff, latest)
+        return IdIndex(records), oldest
+
+
+def pack_records(days: dict[bytes, int]) -> bytes:
+    """The (hash, day) records of ``days``, in its order."""
+    return b"".join(map(_RECORD_STRUCT.pack, days.keys(), days.values()))
+
+
 class Window:
     """The event ids of one topic role of a key, within the dedupe horizon of ``latest``
-    (the role's latest event day): packed (hash, day) records while few, else a dict.
-    ``oldest`` is the earliest day of an id kept (or ``latest`` when none is)."""
+    (the role's latest event day): packed (hash, day) records while few, else indexed too
+    (:class:`IdIndex`). ``oldest`` is the earliest day of an id kept (or ``latest`` when
+    none is)."""
 
     __slots__ = ("ids", "latest", "oldest")
 
-    def __init__(
-        self, latest: int, ids: bytes | dict[bytes, int] = b"", oldest: int | None = None
-    ) -> None:
+    def __init__(self, latest: int, ids: bytes | IdIndex = b"", oldest: int | None = None) -> None:
         self.latest = latest
         self.ids = ids
         if oldest is None:
@@ -111,18 +159,18 @@ class Window:
         ids = self.ids
         if day < self.oldest:
             self.oldest = day
-        if type(ids) is bytes:
+        if isinstance(ids, bytes):
             if len(ids) < PACKED_MAX * RECORD:
                 self.ids = ids + h + day_bytes(day)
                 return
-            self.ids = ids = dict(self.items())
-        ids[h] = day  # type: ignore[index]
+            self.ids = ids = IdIndex(ids)
+        ids.add(h, day)
 
     def items(self) -> Iterable[tuple[bytes, int]]:
         """(hash, day) of every remembered id."""
         ids = self.ids
-        if type(ids) is not bytes:
-            return ids.items()  # type: ignore[union-attr]
+        if not isinstance(ids, bytes):
+            return ids.days.items()
         return [
             (ids[i : i + 8], int.from_bytes(ids[i + 8 : i + RECORD], "little", signed=True))
             for i in range(0, len(ids), RECORD)
@@ -130,7 +178,9 @@ class Window:
 
     def days(self) -> list[int]:
         ids = self.ids
-        if type(ids) is bytes and _LITTLE_ENDIAN:
+        if not isinstance(ids, bytes):
+            return list(ids.days.values())
+        if _LITTLE_ENDIAN:
             return memoryview(ids).cast("i")[2::3].tolist()
         return [d for _, d in self.items()]
 
@@ -139,32 +189,27 @@ class Window:
         if self.oldest >= cutoff:
             return
         ids = self.ids
-        if type(ids) is bytes:
+        if isinstance(ids, bytes):
             days = self.days()
             self.ids = b"".join(
                 ids[i * RECORD : (i + 1) * RECORD] for i, d in enumerate(days) if d >= cutoff
             )
             self.oldest = min((d for d in days if d >= cutoff), default=self.latest)
         else:
-            kept = self.ids = {h: d for h, d in ids.items() if d >= cutoff}  # type: ignore[union-attr]
-            self.oldest = min(kept.values(), default=self.latest)
+            self.ids, self.oldest = ids.kept(cutoff, self.latest)
 
     def dump(self) -> str:
         """The records, base64 (hash, day) x n."""
         ids = self.ids
-        if type(ids) is not bytes:
-            ids = b"".join(h + day_bytes(d) for h, d in self.items())
-        return base64.b64encode(ids).decode("ascii")
+        return base64.b64encode(ids if isinstance(ids, bytes) else ids.packed).decode("ascii")
 
     @classmethod
     def load(cls, latest: int, text: str) -> Window:
         packed = base64.b64decode(text)
         if len(packed) <= PACKED_MAX * RECORD:
             return cls(latest, packed)
-        window = cls(latest)
-        for h, d in cls(latest, packed).items():
-            window.add(h, d)
-        return window
+        index = IdIndex(packed)
+        return cls(latest, index, min(latest, min(index.days.values())))
 
 
 _DAY_BYTES: Final[dict[int, bytes]] = {}
@@ -194,7 +239,7 @@ def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int)
         cells[cell + 2] = h + day_bytes(day)
         return True
     latest: int = first
-    ids: bytes | dict[bytes, int] = cells[cell + 2]
+    ids: bytes | IdIndex = cells[cell + 2]
     if isinstance(ids, bytes):
         # Window.__contains__ (a match may straddle two records); not ``h in ids``, which
         # first tries ``h`` as an integer (a TypeError raised and cleared each time)
@@ -203,7 +248,7 @@ def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int)
             i = ids.find(h, i + 1)
         if i >= 0:
             return False
-    elif h in ids:
+    elif h in ids.days:
         return False
     oldest: int = cells[cell + 1]
     if day > latest:
@@ -213,8 +258,7 @@ def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int)
             if isinstance(ids, bytes):
                 ids, oldest = _kept(ids, cutoff, latest)
             else:
-                ids = {k: d for k, d in ids.items() if d >= cutoff}
-                oldest = min(ids.values(), default=latest)
+                ids, oldest = ids.kept(cutoff, latest)
             cells[cell + 1] = oldest
             cells[cell + 2] = ids
     # remembered even when older than the horizon (a late event): until the role's
@@ -229,9 +273,9 @@ def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int)
                 packed_day = day_bytes(day)
             cells[cell + 2] = ids + (h + packed_day)  # one copy of ids
             return True
-        ids = dict(Window(latest, ids, 0).items())
+        ids = IdIndex(ids)
         cells[cell + 2] = ids
-    ids[h] = day
+    ids.add(h, day)
     return True
 
 

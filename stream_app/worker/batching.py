@@ -27,7 +27,8 @@ from typing import Any
 
 import faust
 from aiokafka.consumer.fetcher import FetchResult
-from faust.transport.consumer import CONSUMER_FETCHING
+from faust.exceptions import ProducerSendError
+from faust.transport.consumer import CONSUMER_COMMITTING, CONSUMER_FETCHING
 from faust.transport.drivers.aiokafka import AIOKafkaConsumerThread
 from faust.types import TP
 
@@ -38,6 +39,13 @@ from stream_app.worker.fetch_errors import RETRY_S, FetchError, catching
 #: writes take at most ~1/FLUSH_SHARE of the time; live, they are small and come once per
 #: commit interval. Skipping a commit is always safe: offsets and state move together.
 FLUSH_SHARE = 10
+
+#: a fetched record list (up to ~1 MB of a partition, thousands of records) is applied in
+#: chunks of at most this many records, and the event loop runs between two chunks: the
+#: records of a chunk show in ``/progress`` and ``/metrics`` once it is applied, not once
+#: the whole fetch is, and a request or a commit waits for one chunk (~10 ms), not for
+#: the whole fetch (up to a few hundred ms on a loaded machine)
+APPLY_CHUNK = 500
 
 #: applies one record list (aiokafka's decoded records: ``offset``, ``timestamp``,
 #: ``key``, ``value``, ``headers``, no ``topic``/``partition``); returns False when it did
@@ -85,8 +93,9 @@ def install_batch_consumer(
 ) -> None:
     """Make ``app``'s consumer hand whole record lists of ``topics`` to ``handler``, and
     call ``before_commit`` (which writes the changed state to the changelog) before each
-    offset commit, with no batch applied in between: a committed offset never runs ahead
-    of the state its events produced.
+    offset commit, with no batch applied between that write and the moment the offsets
+    to commit are taken: a committed offset never runs ahead of the state its events
+    produced. Batches are applied again while the commit waits for the broker.
 
     A record batch that cannot be decoded (:mod:`stream_app.worker.fetch_errors`) pauses
     its partition only, and is reported to ``on_fetch_error`` (in the app's loop); the
@@ -170,11 +179,20 @@ def install_batch_consumer(
             await super().on_start()
 
         _state_lock: asyncio.Lock | None = None
+        _commit_lock: asyncio.Lock | None = None
 
         def _lock(self) -> asyncio.Lock:
+            """Held while a batch is applied, and while a commit writes the state and
+            takes the offsets it will commit."""
             if self._state_lock is None:
                 self._state_lock = asyncio.Lock()
             return self._state_lock
+
+        def _one_commit(self) -> asyncio.Lock:
+            """Held for a whole commit: one at a time."""
+            if self._commit_lock is None:
+                self._commit_lock = asyncio.Lock()
+            return self._commit_lock
 
         _flushed_at = 0.0  # monotonic time the last state write + commit ended
         _flush_took = 0.0  # how long it took
@@ -182,14 +200,43 @@ def install_batch_consumer(
         async def force_commit(
             self, topics: Any = None, start_new_transaction: bool = True
         ) -> bool:
-            async with self._lock():
-                started = time.monotonic()
-                if started - self._flushed_at < FLUSH_SHARE * self._flush_took and not (
-                    self.should_stop or self.app.rebalancing
-                ):
-                    return False  # catching up: state writes take at most ~1/FLUSH_SHARE
-                await before_commit()
-                result: bool = await super().force_commit(topics, start_new_transaction)
+            """Faust's ``force_commit`` in two steps. Under the state lock (no batch
+            applied meanwhile): write the changed state (``before_commit``, which hands
+            the changelog records to the producer) and take the offsets to commit. Then,
+            with batches applied again: wait for the producer to deliver everything it
+            was handed (Faust's ``producer.flush``) and send the offsets. The committed
+            offsets are the ones taken with the state write, so they never run ahead of
+            the state written; a batch applied while the commit waits for the broker is
+            written and committed by the next commit (or, if the worker dies first,
+            fetched again and applied from the state written here, as before)."""
+            async with self._one_commit():
+                async with self._lock():
+                    started = time.monotonic()
+                    if started - self._flushed_at < FLUSH_SHARE * self._flush_took and not (
+                        self.should_stop or self.app.rebalancing
+                    ):
+                        return False  # catching up: state writes take at most ~1/FLUSH_SHARE
+                    self.diag.set_flag(CONSUMER_COMMITTING)
+                    await before_commit()
+                    sensor_state = self.app.sensors.on_commit_initiated(self)
+                    offsets = self._filter_committable_offsets(
+                        list(self._filter_tps_with_pending_acks(topics))
+                    )
+                try:
+                    result = False
+                    if offsets:
+                        try:
+                            # messages attached to these offsets (Faust's ``send_soon``)
+                            await self._handle_attached(offsets)
+                        except ProducerSendError as exc:
+                            await self.crash(exc)
+                        else:
+                            result = await self._commit_offsets(
+                                offsets, start_new_transaction=start_new_transaction
+                            )
+                    self.app.sensors.on_commit_completed(self, sensor_state)
+                finally:
+                    self.diag.unset_flag(CONSUMER_COMMITTING)
                 self._flushed_at = time.monotonic()
                 self._flush_took = self._flushed_at - started
                 return result
@@ -257,14 +304,21 @@ def install_batch_consumer(
             return self._epoch(), records
 
         async def _apply_batch(self, tp: TP, recs: Sequence[Any], epoch: tuple[int, int]) -> None:
-            async with self._lock():
-                if self._epoch() != epoch:
-                    return  # a rebalance while waiting for the lock: fetched again
-                if await handler(tp, recs) is False:
-                    return  # not applied (stopping): not acked
-                if self._epoch() != epoch:
-                    return  # revoked meanwhile: not acked, so redelivered to the new owner
-                self._ack(tp, recs)
+            """Apply and acknowledge ``recs`` in chunks of at most :data:`APPLY_CHUNK`,
+            letting the loop run between them."""
+            chunk = APPLY_CHUNK
+            for start in range(0, len(recs), chunk):
+                if start:
+                    await asyncio.sleep(0)  # requests, a commit, the next fetch's hand-over
+                part = recs[start : start + chunk] if len(recs) > chunk else recs
+                async with self._lock():
+                    if self._epoch() != epoch:
+                        return  # a rebalance while waiting for the lock: fetched again
+                    if await handler(tp, part) is False:
+                        return  # not applied (stopping): not acked
+                    if self._epoch() != epoch:
+                        return  # revoked meanwhile: not acked, so redelivered to the new owner
+                    self._ack(tp, part)
 
         def _ack(self, tp: TP, recs: Sequence[Any]) -> None:
             last = recs[-1].offset
@@ -287,9 +341,21 @@ def install_batch_consumer(
                     yield tp
 
         async def on_partitions_revoked(self, revoked: set[TP]) -> None:
+            """Before the partitions go: write the state and commit what was applied,
+            the revoked partitions included (Faust drops their acks; their new owner
+            would apply again everything since the last commit, and while a backlog is
+            applied commits are paced to seconds apart). No batch is applied or acked
+            from here on (the epoch changes). A commit that fails leaves the applied
+            ranges uncommitted: the new owner applies them again, and the state written
+            with them tells it which were already applied."""
             self._revocations += 1
-            for tp in revoked:  # an applied range not committed yet is dropped, like
-                self._source_next.pop(tp, None)  # Faust's acks: redelivered, deduped
+            if not self.should_stop and self._source_next:
+                try:
+                    await self.force_commit()
+                except Exception as exc:  # the rebalance must go on
+                    self.log.warning("commit before the revocation failed: %r", exc)
+            for tp in revoked:  # what is still not committed is dropped, like Faust's
+                self._source_next.pop(tp, None)  # acks: redelivered, known as applied
             await super().on_partitions_revoked(revoked)
 
         async def _deliver_each(self, tp: TP, recs: Sequence[Any]) -> None:
