@@ -255,3 +255,30 @@ def test_a_late_id_beyond_the_horizon_is_known_until_the_latest_day_moves_on(
     state = KeyState(LAYOUT)
     got = [_admit(state, "product", eid, day).value for day, eid in arrivals]
     assert got == expected
+
+
+@pytest.mark.parametrize(
+    ("roles", "stored_as"),
+    [(["web"], int), (["product", "billing"], dict)],
+)
+def test_the_offsets_of_a_key_round_trip_whatever_their_form(
+    roles: list[str], stored_as: type
+) -> None:
+    """A key of a one-role layout (visitors, sources) keeps its highest applied offset as
+    an int, others a dict role -> offset; both write and read the same record, and a
+    record of an earlier version (always a dict) loads into the compact form."""
+    layout = Layout(roles, ["page_viewed"], [], field="k")
+    cell = layout.window_cell(roles[0])
+    state = KeyState(layout, "k1")
+    assert state.admit(cell, "e1", 20_000, HORIZON, 10, roles[0]) is Outcome.APPLIED
+    assert state.admit(cell, "e2", 20_000, HORIZON, 12, roles[0]) is Outcome.APPLIED
+    assert state.admit(cell, "e3", 20_000, HORIZON, 11, roles[0]) is Outcome.REDELIVERED
+    assert type(state.offsets) is stored_as
+    assert state.offset_map() == {roles[0]: 12}
+    record = state.to_record(0, {})
+    assert record["o"] == {roles[0]: 12}
+    back = KeyState.from_record(layout, "k1", orjson.loads(orjson.dumps(record)))
+    assert type(back.offsets) is stored_as and back.offset_map() == {roles[0]: 12}
+    assert back.admit(cell, "e4", 20_000, HORIZON, 12, roles[0]) is Outcome.REDELIVERED
+    assert back.admit(cell, "e4", 20_000, HORIZON, 13, roles[0]) is Outcome.APPLIED
+    assert back.to_record(0, {})["o"] == {roles[0]: 13}

@@ -59,7 +59,16 @@ class Layout:
     its event types' count sit in a key's :class:`KeyState` (a list of its cells, in that
     order)."""
 
-    __slots__ = ("empty", "field", "groups", "role_index", "roles", "type_index", "types")
+    __slots__ = (
+        "empty",
+        "field",
+        "groups",
+        "one_role",
+        "role_index",
+        "roles",
+        "type_index",
+        "types",
+    )
 
     def __init__(
         self, roles: Iterable[str], types: Iterable[str], groups: Iterable[str], field: str = ""
@@ -69,6 +78,9 @@ class Layout:
         self.types: tuple[str, ...] = tuple(types)
         self.groups: tuple[str, ...] = tuple(groups)
         self.role_index = {r: i for i, r in enumerate(self.roles)}
+        #: the keys' events all come from one topic role (visitors, sources): a key's
+        #: highest applied offset is then a plain int, not a dict role -> offset
+        self.one_role = len(self.roles) == 1
         self.type_index = {t: i for i, t in enumerate(self.types)}
         #: the cells of a new key: no slice, no window, zero counts
         self.empty: list[Any] = [None] * (len(self.groups) + 3 * len(self.roles)) + [0] * len(
@@ -335,7 +347,9 @@ class KeyState(list[Any]):
         #: the key itself (one shared copy of the string, handed to the groups)
         self.key = key
         super().__init__(layout.empty)
-        self.offsets: dict[str, int] | None = None
+        #: highest source offset applied per topic role (None: none yet); a plain int
+        #: when the layout has one role (a 1-entry dict costs ~180 bytes a key)
+        self.offsets: int | dict[str, int] | None = None
         self.duplicates = 0
         self.dirty = False
 
@@ -380,15 +394,27 @@ class KeyState(list[Any]):
         remembered)."""
         if offset is not None:
             offsets = self.offsets
-            if offsets is None:
-                offsets = self.offsets = {}
+            if isinstance(offsets, int):  # one role
+                if offset <= offsets:
+                    return Outcome.REDELIVERED
+                self.offsets = offset
+            elif offsets is None:
+                self.offsets = offset if self.layout.one_role else {role_name: offset}
             elif offset <= offsets.get(role_name, -1):
                 return Outcome.REDELIVERED
-            offsets[role_name] = offset
+            else:
+                offsets[role_name] = offset
         if admit_id(self, cell, event_id, day, horizon):
             return Outcome.APPLIED
         self.duplicates += 1
         return Outcome.DUPLICATE
+
+    def offset_map(self) -> dict[str, int]:
+        """Topic role -> the highest source offset applied to this key."""
+        offsets = self.offsets
+        if isinstance(offsets, int):
+            return {self.layout.roles[0]: offsets}
+        return dict(offsets or {})
 
     def to_record(self, partition: int, groups: dict[str, Any]) -> dict[str, Any]:
         """Compact JSON-able form; ``groups`` holds the groups' dumped slices.
@@ -400,7 +426,7 @@ class KeyState(list[Any]):
         return {
             "p": partition,
             "h": {role: w.dump() for role, w in windows},
-            "o": dict(self.offsets or {}),
+            "o": self.offset_map(),
             "c": self.count_map(),
             "d": self.duplicates,
             "m": {role: w.latest for role, w in windows},
@@ -421,7 +447,9 @@ class KeyState(list[Any]):
                 window.add(id_hash(event_id), int(day))
             state.put_window(layout.window_cell(role), window)
         if record.get("o"):
-            state.offsets = {role: int(o) for role, o in record["o"].items()}
+            offsets = {role: int(o) for role, o in record["o"].items()}
+            one = layout.roles[0] if layout.one_role else None
+            state.offsets = offsets[one] if one is not None and list(offsets) == [one] else offsets
         for kind, n in record.get("c", {}).items():
             if kind in layout.type_index:
                 state[layout.count_cell(kind)] = int(n)
