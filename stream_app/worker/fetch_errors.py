@@ -81,9 +81,7 @@ def _getall(self: Any, max_records: int | None = None) -> list[Any]:
         self._partition_records = None
         self._assignment.state_value(tp).pause()
         sink.append(
-            FetchError(
-                tp.topic, tp.partition, records.next_fetch_offset, reason_of(exc), repr(exc)
-            )
+            FetchError(tp.topic, tp.partition, records.next_fetch_offset, reason_of(exc), repr(exc))
         )
         return out
     self._update_position()
