@@ -341,21 +341,9 @@ def install_batch_consumer(
                     yield tp
 
         async def on_partitions_revoked(self, revoked: set[TP]) -> None:
-            """Before the partitions go: write the state and commit what was applied,
-            the revoked partitions included (Faust drops their acks; their new owner
-            would apply again everything since the last commit, and while a backlog is
-            applied commits are paced to seconds apart). No batch is applied or acked
-            from here on (the epoch changes). A commit that fails leaves the applied
-            ranges uncommitted: the new owner applies them again, and the state written
-            with them tells it which were already applied."""
             self._revocations += 1
-            if not self.should_stop and self._source_next:
-                try:
-                    await self.force_commit()
-                except Exception as exc:  # the rebalance must go on
-                    self.log.warning("commit before the revocation failed: %r", exc)
-            for tp in revoked:  # what is still not committed is dropped, like Faust's
-                self._source_next.pop(tp, None)  # acks: redelivered, known as applied
+            for tp in revoked:  # an applied range not committed yet is dropped, like
+                self._source_next.pop(tp, None)  # Faust's acks: redelivered, deduped
             await super().on_partitions_revoked(revoked)
 
         async def _deliver_each(self, tp: TP, recs: Sequence[Any]) -> None:
