@@ -53,7 +53,9 @@ async def test_dead_letters_show_and_resubmit(
     # old events are fine here: lateness is measured from the wall clock, so keep ts recent
     from datetime import UTC, datetime, timedelta
 
-    ts = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    # today's (the 1-day window is the current UTC day): 2 h ago, or midnight if later
+    now = datetime.now(UTC)
+    ts = max(now - timedelta(hours=2), now.replace(hour=0, minute=0, second=0)).isoformat()
     product = worker.env["CS_TOPIC_PRODUCT"]
     billing = worker.env["CS_TOPIC_BILLING"]
     dlq = worker.env["CS_TOPIC_DEAD_LETTERS"]
@@ -109,7 +111,9 @@ async def test_web_events_take_the_dead_letter_path_too(
     from datetime import UTC, datetime, timedelta
 
     worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
-    ts = (datetime.now(UTC) - timedelta(hours=2)).isoformat()
+    # today's (the 1-day window is the current UTC day): 2 h ago, or midnight if later
+    now = datetime.now(UTC)
+    ts = max(now - timedelta(hours=2), now.replace(hour=0, minute=0, second=0)).isoformat()
     web = worker.env["CS_TOPIC_WEB"]
     product = worker.env["CS_TOPIC_PRODUCT"]
     dlq = worker.env["CS_TOPIC_DEAD_LETTERS"]
