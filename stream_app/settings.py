@@ -68,6 +68,13 @@ class Settings(KpiSettings, TopicSettings):
         None, ge=1, description="most records one fetch returns (None: as many as fit)"
     )
     session_timeout_s: float = Field(10.0, gt=0, description="consumer group session timeout")
+    heartbeat_interval_s: float = Field(
+        0.5,
+        gt=0,
+        description="how often a member heartbeats, i.e. how soon it learns that the group "
+        "rebalances and stops applying what its partitions' new owners will apply again "
+        "(Kafka: 3 s); at most a third of the session timeout",
+    )
     security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
     sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     sasl_username: str | None = None

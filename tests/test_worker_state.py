@@ -137,3 +137,30 @@ def test_the_state_table_recovers_every_partition_from_its_start() -> None:
     worker = KpiWorker(Settings(app_id="test-state-table", partitions=PARTITIONS))
     changelog = worker.table.changelog_topic.get_topic_name()
     assert worker.table.persisted_offset(TP(changelog, 0)) == -1
+
+
+@pytest.mark.parametrize(
+    ("heartbeat_s", "session_s", "expected_s"),
+    [
+        (0.5, 10.0, 0.5),  # the default: a rebalance is noticed within half a second
+        (3.0, 45.0, 3.0),  # Kafka's own defaults
+        (5.0, 6.0, 2.0),  # never more than a third of the session timeout
+    ],
+)
+def test_the_heartbeat_interval_is_the_setting_within_a_third_of_the_session(
+    heartbeat_s: float, session_s: float, expected_s: float
+) -> None:
+    """A member learns that its group rebalances (another process joined) at its next
+    heartbeat; until then it applies events of partitions that will move, which their
+    new owner applies again."""
+    from stream_app.worker.app import KpiWorker
+
+    settings = Settings(
+        app_id="test-heartbeat",
+        partitions=PARTITIONS,
+        heartbeat_interval_s=heartbeat_s,
+        session_timeout_s=session_s,
+    )
+    conf = KpiWorker(settings).app.conf
+    assert conf.broker_heartbeat_interval == expected_s
+    assert conf.broker_session_timeout == session_s

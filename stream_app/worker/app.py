@@ -220,7 +220,7 @@ class KpiWorker:
             broker_commit_interval=s.commit_interval_s,
             broker_max_poll_records=s.max_poll_records,
             broker_session_timeout=s.session_timeout_s,
-            broker_heartbeat_interval=min(3.0, s.session_timeout_s / 3),
+            broker_heartbeat_interval=min(s.heartbeat_interval_s, s.session_timeout_s / 3),
             broker_rebalance_timeout=s.session_timeout_s,
             broker_max_poll_interval=max(30.0, s.session_timeout_s * 3),
             producer_max_request_size=max(s.max_message_bytes * 2, 4 * 1024 * 1024),
