@@ -155,11 +155,11 @@ class HealthGroup(KpiGroup[HealthState]):
             # the facts as of L are unchanged, so a health cached as of L still holds for
             # L, and for later days until a moved user or feature would have left the
             # window; a health cached for another day may not
-            cached_day, until, health = state.cache
+            cached_day, until, band = state.cache
             if cached_day != last:
                 state.cache = None
             elif moved is not None and moved + RISK_WINDOW_DAYS < until:
-                state.cache = (cached_day, moved + RISK_WINDOW_DAYS, health)
+                state.cache = (cached_day, moved + RISK_WINDOW_DAYS, band)
 
     def _prune(self, state: HealthState) -> None:
         last = state.last
@@ -207,22 +207,19 @@ class HealthGroup(KpiGroup[HealthState]):
 
     # -- reads ----------------------------------------------------------------------
     def health(self, state: HealthState, day: int, horizon: int = 1) -> Health:
-        """The account's health as of ``day`` (cached until the account changes), and how
-        long its band holds, looking ``horizon`` days ahead."""
-        cached = state.cache
-        if cached is not None and cached[0] == day:
-            return cached[2]
+        """The account's health as of ``day``; its band is cached until the account
+        changes, with how long it holds, looking ``horizon`` days ahead."""
         timeline = build_timeline(state, day, self.cfg)
         health = evaluate(timeline.facts_at(day, self.cfg), self.cfg, self.weights)
         until = timeline.band_until(health.band, self.cfg, self.weights, horizon)
-        state.cache = (day, until, health)
+        state.cache = (day, until, health.band)
         return health
 
     def band(self, state: HealthState, day: int) -> str | None:
         """The account's band as of ``day``: a cached band holds while no fact changes."""
         cached = state.cache
         if cached is not None and cached[0] <= day < cached[1]:
-            return cached[2].band
+            return cached[2]
         return self.health(state, day, HORIZON_DAYS).band
 
     def families(self, ctx: ReadContext, states: Mapping[str, HealthState]) -> list[Family]:
@@ -238,7 +235,7 @@ class HealthGroup(KpiGroup[HealthState]):
                     extend -= 1
                     bands[self.health(state, day, HORIZON_DAYS).band] += 1
                 else:
-                    bands[cached[2].band] += 1
+                    bands[cached[2]] += 1
             else:
                 bands[self.health(state, day, HORIZON_DAYS).band] += 1
         by_health = Family(

@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from sys import intern
 from typing import Any, Final
 
-from stream_app.kpi.groups.health.score import Health
 from stream_app.kpi.groups.health.support import Ticket, dump_tickets, load_tickets
 from stream_app.kpi.groups.health.voice import VoiceState
 
@@ -45,9 +44,10 @@ class HealthState:
     subs: list[Sub] = field(default_factory=list)  # sorted
     failed: list[int] = field(default_factory=list)  # days of failed payments, sorted
     band: str | None = None  # as of L, after the last event applied
-    #: (day, until, health as of day): the band holds on days day..until-1 unless an event
-    #: comes; not persisted (derived)
-    cache: tuple[int, int, Health] | None = None
+    #: (day, until, band as of day): the band holds on days day..until-1 unless an event
+    #: comes; not persisted (derived). Only the band: the whole health (score, components,
+    #: facts) is ~700 B an account, and reads of the band are what repeats
+    cache: tuple[int, int, str | None] | None = None
 
     def dump(self) -> dict[str, Any]:
         out: dict[str, Any] = {"l": self.last}
