@@ -26,16 +26,24 @@ def to_metric(fam: Family) -> Metric:
 
 
 class KpiCollector(Collector):
-    """Reads KPI state when Prometheus scrapes; ``cores`` and ``clock`` are injected."""
+    """Reads KPI state when Prometheus scrapes; ``cores`` and ``clock`` are injected.
+
+    ``read`` (set by the caller around one ``generate_latest``): families already read,
+    which a scrape then exposes instead of reading the cores itself (the worker reads
+    them one core at a time: :meth:`stream_app.worker.app.KpiWorker.exposition`)."""
 
     def __init__(
         self, cores: Callable[[], Iterable[PartitionCore]], clock: Callable[[], datetime]
     ) -> None:
         self._cores = cores
-        self._clock = clock
+        self.clock = clock
+        self.read: list[Family] | None = None
 
     def collect(self) -> Iterator[Metric]:
-        for fam in read_families(self._cores(), self._clock()):
+        families = self.read
+        if families is None:
+            families = read_families(self._cores(), self.clock())
+        for fam in families:
             yield to_metric(fam)
 
 

@@ -20,7 +20,12 @@ from faust.types import TP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stream_app.worker.batching import APPLY_CHUNK, SourceResults, install_batch_consumer
+from stream_app.worker.batching import (
+    APPLY_CHUNK,
+    CommitStep,
+    SourceResults,
+    install_batch_consumer,
+)
 
 SOURCE = "src"
 SRC0 = TP(SOURCE, 0)
@@ -45,6 +50,9 @@ class Shell:
         self.result: bool | None = True
         self.during: Any = None  # called inside the handler (a rebalance meanwhile)
         self.on_commit: Any = None  # called as the state write before a commit
+        #: the steps of the state write (default: one step, ``on_commit``, that writes
+        #: no partition in particular)
+        self.steps: Any = None
 
         async def handler(tp: TP, recs: Sequence[Any]) -> bool | None:
             self.applied.append((tp, [r.offset for r in recs]))
@@ -56,7 +64,13 @@ class Shell:
             if self.on_commit is not None:
                 await self.on_commit()
 
-        install_batch_consumer(self.app, {SOURCE}, handler, before_commit)
+        def write_state() -> Sequence[CommitStep]:
+            if self.steps is not None:
+                steps: Sequence[CommitStep] = self.steps()
+                return steps
+            return [(None, before_commit)]
+
+        install_batch_consumer(self.app, {SOURCE}, handler, write_state)
         self.consumer: Any = self.app.consumer
 
     async def apply(self, tp: TP, offsets: Sequence[int]) -> None:
@@ -221,6 +235,84 @@ async def test_batches_apply_while_a_commit_waits_for_the_broker(shell: Shell) -
     assert await c.force_commit() is True
     assert sent == [{SRC0: 3}, {SRC0: 5, SRC1: 1}]  # the next commit takes the rest
     assert written == [{SRC0: 3}, {SRC0: 5, SRC1: 1}]
+
+
+@pytest.mark.asyncio
+async def test_each_partition_is_written_with_its_own_offsets_and_batches_apply_between(
+    shell: Shell,
+) -> None:
+    """A commit writes the state one partition at a time and takes that partition's
+    offsets in the same hold of the state lock; batches waiting for the lock apply
+    between two partitions' writes: what they apply to a partition already written goes
+    to the next commit, to a partition written later goes into this one."""
+    c = shell.consumer
+    sent: list[dict[TP, int]] = []
+    log: list[str] = []
+    late: list[asyncio.Future[None]] = []
+
+    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        sent.append(dict(offsets))
+        c._committed_offset.update(offsets)
+        return True
+
+    def step(name: str, then: Any = None) -> Any:
+        async def run() -> None:
+            log.append(name)
+            if then is not None:
+                then()
+
+        return run
+
+    def batches_meanwhile() -> None:  # they wait for the lock the write holds
+        late.append(asyncio.ensure_future(shell.apply(SRC0, [3, 4])))
+        late.append(asyncio.ensure_future(shell.apply(SRC1, [1, 2])))
+
+    shell.steps = lambda: [
+        (0, step("write 0", batches_meanwhile)),
+        (1, step("write 1")),
+        (None, step("after")),
+    ]
+    real_handler_log = len(shell.applied)
+    c._commit_offsets = commit_offsets
+    await shell.apply(SRC0, [0, 1, 2])
+    await shell.apply(SRC1, [0])
+    assert await c.force_commit() is True
+    await asyncio.gather(*late)
+    assert log == ["write 0", "write 1", "after"]
+    assert shell.applied[real_handler_log + 2 :] == [(SRC0, [3, 4]), (SRC1, [1, 2])]
+    assert sent == [{SRC0: 3, SRC1: 3}]  # partition 0 as of its write, 1 as of its own
+    c._flushed_at = c._flush_took = 0.0  # no pacing (it follows a backlog's commits)
+    shell.steps = lambda: [(0, step("write 0 again"))]
+    assert await c.force_commit() is True
+    assert sent[1:] == [{SRC0: 5}]
+
+
+@pytest.mark.asyncio
+async def test_a_rebalance_during_the_state_write_commits_nothing(shell: Shell) -> None:
+    """The partitions written before the rebalance keep state ahead of their committed
+    offsets (safe: the state knows which offsets it applied); no later step runs."""
+    c = shell.consumer
+    sent: list[dict[TP, int]] = []
+    log: list[int] = []
+
+    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        sent.append(dict(offsets))
+        return True
+
+    async def write_0() -> None:
+        log.append(0)
+        shell.app.consumer_generation_id += 1  # a rebalance meanwhile
+
+    async def write_1() -> None:
+        log.append(1)
+
+    c._commit_offsets = commit_offsets
+    shell.steps = lambda: [(0, write_0), (1, write_1)]
+    await shell.apply(SRC0, [0, 1])
+    await shell.apply(SRC1, [0])
+    assert await c.force_commit() is False
+    assert log == [0]
+    assert sent == []
 
 
 @pytest.mark.asyncio

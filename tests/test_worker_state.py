@@ -4,6 +4,7 @@ still load through Faust's own memory store and give the same exposition."""
 
 from __future__ import annotations
 
+import asyncio
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
@@ -164,3 +165,49 @@ def test_the_heartbeat_interval_is_the_setting_within_a_third_of_the_session(
     conf = KpiWorker(settings).app.conf
     assert conf.broker_heartbeat_interval == expected_s
     assert conf.broker_session_timeout == session_s
+
+
+Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+
+
+def samples(body: bytes) -> Samples:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(body.decode())
+        for s in fam.samples
+    }
+
+
+def kpi_part(page: bytes, like: Samples) -> Samples:
+    """The samples of the worker's ``page`` that a read of the cores gives (``like``):
+    the KPI families, not the worker's own pipeline metrics."""
+    got = samples(page)
+    return {key: got[key] for key in like if key in got}
+
+
+@pytest.mark.asyncio
+async def test_metrics_reads_one_core_at_a_time_and_leaves_out_a_revoked_one() -> None:
+    """``/metrics`` reads the partition cores one at a time, the loop running between two;
+    its KPI families equal a read of every core at once, and a core revoked while the
+    page is read is left out (as from any read after the revocation)."""
+    from stream_app.worker.app import KpiWorker
+
+    batches = messages(seed=8)
+    worker = KpiWorker(Settings(app_id="test-exposition", partitions=PARTITIONS))
+    worker.kpis.clock = lambda: AS_OF
+    feed(worker.states, batches)
+    cores = worker.states.owned()
+    assert len(cores) == PARTITIONS
+    whole = samples(render(cores, AS_OF))
+    assert whole and kpi_part(await worker.exposition(), whole) == whole
+
+    reading = asyncio.ensure_future(worker.exposition())
+    await asyncio.sleep(0)  # it has read the first core and lets the loop run
+    assert not reading.done()
+    revoked = cores[1].partition
+    worker.states.revoke([revoked])
+    rest = samples(render([c for c in cores if c.partition != revoked], AS_OF))
+    assert kpi_part(await reading, rest) == rest
+    assert rest != whole

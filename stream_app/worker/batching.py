@@ -51,7 +51,12 @@ APPLY_CHUNK = 500
 #: ``key``, ``value``, ``headers``, no ``topic``/``partition``); returns False when it did
 #: not (the worker is stopping on a fatal error): the records are then not acknowledged
 RecordsHandler = Callable[[TP, Sequence[Any]], Awaitable[bool | None]]
-CommitHook = Callable[[], Awaitable[None]]
+#: one step of the state write before a commit: (source partition whose changed state it
+#: writes, or None for a step that writes no partition's state; the step)
+CommitStep = tuple[int | None, Callable[[], Awaitable[None]]]
+#: the state write before a commit, in steps (called with no batch applied)
+StateWrite = Callable[[], Sequence[CommitStep]]
+StartHook = Callable[[], Awaitable[None]]
 FetchErrorHook = Callable[[FetchError], None]
 
 
@@ -86,16 +91,17 @@ def install_batch_consumer(
     app: faust.App,
     topics: set[str],
     handler: RecordsHandler,
-    before_commit: CommitHook,
+    write_state: StateWrite,
     fetch_max_wait_ms: int = 100,
     on_fetch_error: FetchErrorHook | None = None,
-    before_start: CommitHook | None = None,
+    before_start: StartHook | None = None,
 ) -> None:
     """Make ``app``'s consumer hand whole record lists of ``topics`` to ``handler``, and
-    call ``before_commit`` (which writes the changed state to the changelog) before each
-    offset commit, with no batch applied between that write and the moment the offsets
-    to commit are taken: a committed offset never runs ahead of the state its events
-    produced. Batches are applied again while the commit waits for the broker.
+    write the changed state to the changelog before each offset commit, one source
+    partition at a time (``write_state`` gives the steps): no batch is applied between a
+    partition's write and the moment its offsets to commit are taken, so a committed
+    offset never runs ahead of the state its events produced. Batches are applied
+    between two partitions' writes, and while the commit waits for the broker.
 
     A record batch that cannot be decoded (:mod:`stream_app.worker.fetch_errors`) pauses
     its partition only, and is reported to ``on_fetch_error`` (in the app's loop); the
@@ -200,15 +206,19 @@ def install_batch_consumer(
         async def force_commit(
             self, topics: Any = None, start_new_transaction: bool = True
         ) -> bool:
-            """Faust's ``force_commit`` in two steps. Under the state lock (no batch
-            applied meanwhile): write the changed state (``before_commit``, which hands
-            the changelog records to the producer) and take the offsets to commit. Then,
-            with batches applied again: wait for the producer to deliver everything it
-            was handed (Faust's ``producer.flush``) and send the offsets. The committed
-            offsets are the ones taken with the state write, so they never run ahead of
-            the state written; a batch applied while the commit waits for the broker is
-            written and committed by the next commit (or, if the worker dies first,
-            fetched again and applied from the state written here, as before)."""
+            """Faust's ``force_commit``, with the state written first, one partition at
+            a time. Each step of ``write_state`` runs with no batch applied meanwhile (the
+            state lock), and a partition's offsets to commit are taken in the same hold
+            as its write; batches and requests run between two steps (a write of every
+            changed key at once held them back for up to a few hundred ms). Offsets of
+            partitions with nothing to write are taken first. Then, with batches applied
+            again: wait for the producer to deliver everything it was handed (Faust's
+            ``producer.flush``) and send the offsets. What a batch applies after its
+            partition's step is written and committed by the next commit (or, if the
+            worker dies first, fetched again and applied from the state written here).
+            A rebalance during the steps ends the commit with nothing committed: the
+            partitions written so far hold state ahead of their committed offsets, which
+            the state's own offsets make safe."""
             async with self._one_commit():
                 async with self._lock():
                     started = time.monotonic()
@@ -217,12 +227,27 @@ def install_batch_consumer(
                     ):
                         return False  # catching up: state writes take at most ~1/FLUSH_SHARE
                     self.diag.set_flag(CONSUMER_COMMITTING)
-                    await before_commit()
+                    steps = write_state()
+                    epoch = self._epoch()
                     sensor_state = self.app.sensors.on_commit_initiated(self)
-                    offsets = self._filter_committable_offsets(
-                        list(self._filter_tps_with_pending_acks(topics))
-                    )
+                    offsets = self._committable(topics)
+                    written = {p for p, _ in steps if p is not None}
+                    for tp in [tp for tp in offsets if self._is_source(tp, written)]:
+                        del offsets[tp]  # taken with the partition's write, below
                 try:
+                    for partition, step in steps:
+                        async with self._lock():
+                            if self._epoch() != epoch:
+                                offsets = {}  # rebalanced: the new assignment starts over
+                                break
+                            await step()
+                            if partition is not None:
+                                offsets.update(
+                                    (tp, offset)
+                                    for tp, offset in self._committable(topics).items()
+                                    if self._is_source(tp, {partition})
+                                )
+                        await asyncio.sleep(0)  # batches, requests, the next fetch
                     result = False
                     if offsets:
                         try:
@@ -240,6 +265,17 @@ def install_batch_consumer(
                 self._flushed_at = time.monotonic()
                 self._flush_took = self._flushed_at - started
                 return result
+
+        def _committable(self, which: Any = None) -> dict[TP, int]:
+            """What Faust's ``_commit_tps`` would commit now (new offsets only)."""
+            found: dict[TP, int] = self._filter_committable_offsets(
+                list(self._filter_tps_with_pending_acks(which))
+            )
+            return found
+
+        @staticmethod
+        def _is_source(tp: TP, partitions: set[int]) -> bool:
+            return tp.topic in topics and tp.partition in partitions
 
         async def _drain_messages(self, fetcher: Any) -> None:
             consumer_should_stop = self._stopped.is_set
