@@ -20,8 +20,10 @@ from faust.types import TP
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stream_app.worker import batching
 from stream_app.worker.batching import (
     APPLY_CHUNK,
+    FLUSH_SHARE,
     CommitStep,
     SourceResults,
     install_batch_consumer,
@@ -285,6 +287,49 @@ async def test_each_partition_is_written_with_its_own_offsets_and_batches_apply_
     shell.steps = lambda: [(0, step("write 0 again"))]
     assert await c.force_commit() is True
     assert sent[1:] == [{SRC0: 5}]
+
+
+@pytest.mark.asyncio
+async def test_the_pace_of_commits_counts_the_write_not_the_batches_between_its_steps(
+    shell: Shell, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a backlog is applied, a commit waits FLUSH_SHARE times as long as the last
+    one took: its steps and its wait for the broker, not the batches applied between
+    two steps (a clock that the steps move by 1, the batches by 100, the broker by 5)."""
+    c = shell.consumer
+    clock = [1000.0]
+    monkeypatch.setattr(batching.time, "monotonic", lambda: clock[0])
+    late: list[asyncio.Future[None]] = []
+
+    async def commit_offsets(offsets: dict[TP, int], start_new_transaction: bool = True) -> bool:
+        clock[0] += 5
+        return True
+
+    async def slow_batch() -> None:
+        clock[0] += 100
+
+    def step(then: Any = None) -> Any:
+        async def run() -> None:
+            clock[0] += 1
+            if then is not None:
+                then()
+
+        return run
+
+    def batch_meanwhile() -> None:
+        late.append(asyncio.ensure_future(shell.apply(SRC1, [0])))
+
+    await shell.apply(SRC0, [0])
+    shell.during = slow_batch
+    shell.steps = lambda: [(0, step(batch_meanwhile)), (1, step()), (None, step())]
+    c._commit_offsets = commit_offsets
+    assert await c.force_commit() is True
+    await asyncio.gather(*late)
+    assert c._flush_took == 3 + 5
+    shell.steps = lambda: [(None, step())]
+    assert not await c.force_commit()  # paced: too soon after it
+    clock[0] += FLUSH_SHARE * 8
+    assert await c.force_commit()
 
 
 @pytest.mark.asyncio

@@ -201,7 +201,9 @@ def install_batch_consumer(
             return self._commit_lock
 
         _flushed_at = 0.0  # monotonic time the last state write + commit ended
-        _flush_took = 0.0  # how long it took
+        #: how long it took: its steps and the wait for the broker, not the batches
+        #: applied between two steps
+        _flush_took = 0.0
 
         async def force_commit(
             self, topics: Any = None, start_new_transaction: bool = True
@@ -234,9 +236,11 @@ def install_batch_consumer(
                     written = {p for p, _ in steps if p is not None}
                     for tp in [tp for tp in offsets if self._is_source(tp, written)]:
                         del offsets[tp]  # taken with the partition's write, below
+                took = time.monotonic() - started
                 try:
                     for partition, step in steps:
                         async with self._lock():
+                            step_started = time.monotonic()
                             if self._epoch() != epoch:
                                 offsets = {}  # rebalanced: the new assignment starts over
                                 break
@@ -247,7 +251,9 @@ def install_batch_consumer(
                                     for tp, offset in self._committable(topics).items()
                                     if self._is_source(tp, {partition})
                                 )
+                            took += time.monotonic() - step_started
                         await asyncio.sleep(0)  # batches, requests, the next fetch
+                    waited = time.monotonic()
                     result = False
                     if offsets:
                         try:
@@ -263,7 +269,7 @@ def install_batch_consumer(
                 finally:
                     self.diag.unset_flag(CONSUMER_COMMITTING)
                 self._flushed_at = time.monotonic()
-                self._flush_took = self._flushed_at - started
+                self._flush_took = took + self._flushed_at - waited
                 return result
 
         def _committable(self, which: Any = None) -> dict[TP, int]:
