@@ -202,3 +202,51 @@ def test_an_incomplete_build_is_not_loaded(checkout: Path) -> None:
     assert active == "pure Python (the compiled build is incomplete)"
     lines = err.splitlines()
     assert len(lines) == 1 and "lacks some of its modules" in lines[0], err
+
+
+#: ingests a generated history into one core, then prints, for the days held per key
+#: (dedupe windows, visitors' latest and page-view days, health's users' last active
+#: days), the count of distinct values and of distinct int objects
+DAY_OBJECTS = """
+import sys
+from datetime import UTC, datetime
+from stream_app.generator import GeneratorConfig, generate_history
+from stream_app.kpi.core import PartitionCore
+from stream_app.kpi.settings import KpiSettings
+import orjson
+core = PartitionCore(KpiSettings(), 0)
+cfg = GeneratorConfig(seed=5, accounts=30, days=10, end=datetime(2026, 11, 28, tzinfo=UTC))
+for i, event in enumerate(generate_history(cfg)):
+    core.ingest(orjson.dumps(event), None, None, None)
+core.settle()
+held = []
+for field, states in core.keys.items():
+    layout = core.layouts[field]
+    for state in states.values():
+        for role in layout.roles:
+            cell = layout.window_cell(role)
+            held += [d for d in state[cell : cell + 2] if d is not None]
+        for name, slice_ in zip(layout.groups, state):
+            if name == "web" and slice_ is not None:
+                held += [d for d in (slice_.latest_day, slice_.pv_day) if d is not None]
+            if name == "health" and slice_ is not None:
+                held += list(slice_.users.values())
+print(len(held), len(set(held)), len({id(d) for d in held}))
+"""
+
+
+@pytest.mark.parametrize("pure", [False, True], ids=["compiled", "pure"])
+def test_state_holds_one_int_object_per_day_on_both_paths(build: Path, pure: bool) -> None:
+    """A day held by many keys is one int object on both paths (the compiled build would
+    otherwise box a new one, 32 bytes, each time it stores a day: stream_app/kpi/shared.py)."""
+    done = subprocess.run(
+        [sys.executable, "-c", DAY_OBJECTS],
+        env=_env(pure),
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    held, values, objects = map(int, done.stdout.split())
+    assert held > 20 * values, (held, values)  # many keys share each day
+    assert objects == values, (held, values, objects)

@@ -211,3 +211,23 @@ async def test_metrics_reads_one_core_at_a_time_and_leaves_out_a_revoked_one() -
     rest = samples(render([c for c in cores if c.partition != revoked], AS_OF))
     assert kpi_part(await reading, rest) == rest
     assert rest != whole
+
+
+@pytest.mark.parametrize(
+    ("setting", "expected"),
+    [
+        ({}, 2000),  # the default: a fetch's records do not pin the state's memory
+        ({"max_poll_records": None}, None),  # every record of the fetched batches
+        ({"max_poll_records": 200}, 200),
+    ],
+)
+def test_a_fetch_hands_over_at_most_max_poll_records(
+    setting: dict[str, int | None], expected: int | None
+) -> None:
+    """Faust's consumer passes ``broker_max_poll_records`` to every ``getmany``: the
+    records of one fetch live at once, and state allocated among them keeps their pools
+    resident (README, "Batches, not messages")."""
+    from stream_app.worker.app import KpiWorker
+
+    settings = Settings(app_id="test-poll-records", partitions=PARTITIONS, **setting)
+    assert KpiWorker(settings).app.conf.broker_max_poll_records == expected

@@ -24,6 +24,8 @@ from typing import Any, Final
 from mypy_extensions import mypyc_attr
 from xxhash import xxh3_64_digest
 
+from stream_app.kpi.shared import shared_int
+
 
 class Outcome(enum.Enum):
     APPLIED = "applied"
@@ -246,8 +248,9 @@ def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int)
     h: bytes = _DIGEST(event_id.encode("utf-8", "surrogatepass"))  # id_hash
     first: int | None = cells[cell]
     if first is None:  # the role's first event
-        cells[cell] = day
-        cells[cell + 1] = day
+        boxed = shared_int(day)
+        cells[cell] = boxed
+        cells[cell + 1] = boxed
         cells[cell + 2] = h + day_bytes(day)
         return True
     latest: int = first
@@ -264,20 +267,21 @@ def admit_id(cells: list[Any], cell: int, event_id: str, day: int, horizon: int)
         return False
     oldest: int = cells[cell + 1]
     if day > latest:
-        cells[cell] = latest = day
+        cells[cell] = shared_int(day)
+        latest = day
         cutoff = day - horizon
         if oldest < cutoff:  # forget the ids beyond the horizon
             if isinstance(ids, bytes):
                 ids, oldest = _kept(ids, cutoff, latest)
             else:
                 ids, oldest = ids.kept(cutoff, latest)
-            cells[cell + 1] = oldest
+            cells[cell + 1] = shared_int(oldest)
             cells[cell + 2] = ids
     # remembered even when older than the horizon (a late event): until the role's
     # latest day moves on, when it is forgotten with the others beyond the horizon,
     # so a copy sent right after it (a retried batch) is still known
     if day < oldest:
-        cells[cell + 1] = day
+        cells[cell + 1] = shared_int(day)
     if isinstance(ids, bytes):  # Window.add
         if len(ids) < PACKED_MAX * RECORD:
             packed_day = _DAY_BYTES.get(day)
@@ -371,7 +375,7 @@ class KeyState(list[Any]):
         return None if latest is None else Window(latest, self[cell + 2], self[cell + 1])
 
     def put_window(self, cell: int, window: Window) -> None:
-        self[cell : cell + 3] = (window.latest, window.oldest, window.ids)
+        self[cell : cell + 3] = (shared_int(window.latest), shared_int(window.oldest), window.ids)
 
     def count_map(self) -> dict[str, int]:
         """Event type -> events applied (the types seen)."""

@@ -602,3 +602,36 @@ def test_visitor_view_of_the_worker_api() -> None:
     assert (status, body["error"]) == (404, "unknown account")
     status, body = visitor_view(SimpleNamespace(cores={}), 1, "v1", "http://w1")  # type: ignore[arg-type]
     assert status == 503
+
+
+@pytest.mark.parametrize(
+    ("order", "packed_early"),
+    [
+        (["a", "b", "c"], {"a"}),  # the one changed first
+        (["a", "b", "a", "c"], {"b"}),  # a changed again: b is the least recently changed
+        (["a", "b", "b", "a", "c"], {"b"}),
+        (["a", "b", "c", "d"], {"a", "b"}),
+    ],
+)
+def test_past_the_hot_visitors_the_least_recently_changed_is_packed_first(
+    order: list[str], packed_early: set[str]
+) -> None:
+    """Between two settles at most ``HOT_VISITORS`` visitors stay unpacked (what a backlog
+    holds at once); past it, the visitor changed least recently is settled and packed, so a
+    visitor still in its visit stays unpacked instead of being packed and unpacked again."""
+    from unittest import mock
+
+    from stream_app.kpi.groups.web import group as group_module
+
+    core = PartitionCore(KpiSettings())
+    with mock.patch.object(group_module, "HOT_VISITORS", 2):
+        for i, visitor in enumerate(order):
+            ts = (T + timedelta(minutes=i)).isoformat()
+            assert core.ingest(pv(f"e{i}", ts, visitor=visitor))[0] is Outcome.APPLIED
+    states = {v: core.keys["visitor_id"][v].groups["web"] for v in set(order)}
+    assert {v for v, s in states.items() if s.packed is not None} == packed_early
+    core.settle()
+    assert all(s.packed is not None for s in states.values())
+    s = samples(render([core], T + timedelta(minutes=10)))
+    assert g(s, "cs_web_pageviews", "1d", path="/") == len(order)
+    assert g(s, "cs_web_sessions", "1d") == len(states)  # packed early, counted once each

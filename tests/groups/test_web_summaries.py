@@ -221,7 +221,7 @@ def test_each_visitor_state_and_the_day_counts_equal_the_reference(
     events: list[bytes], rnd: random.Random, cuts: list[int], hot: int
 ) -> None:
     """... with batch boundaries anywhere, and visitors settled early (past ``hot``
-    changed visitors, the one changed first is settled and packed at once)."""
+    changed visitors, the one changed least recently is settled and packed at once)."""
     arrivals = [*events, *rnd.choices(events, k=len(events) // 2)]  # copies: deduplicated
     rnd.shuffle(arrivals)
     core = PartitionCore(KpiSettings())

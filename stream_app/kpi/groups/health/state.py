@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from stream_app.kpi.groups.health.support import Ticket, dump_tickets, load_tickets
 from stream_app.kpi.groups.health.voice import VoiceState
+from stream_app.kpi.shared import shared_int
 
 RISK_WINDOW_DAYS: Final = 30  # features, failed payments, contractions, cancellations, slow tickets
 KEEP_DAYS: Final = RISK_WINDOW_DAYS + 1  # one day of margin (see voice.VOICE_KEEP_DAYS)
@@ -101,7 +102,7 @@ def record_activity(
     moved: int | None = None
     old = state.users.get(user)
     if old is None or day > old:
-        state.users[user] = day
+        state.users[user] = shared_int(day)
         if old is None or old < first <= day:
             changed = True
         elif old >= first:
