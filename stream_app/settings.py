@@ -65,12 +65,13 @@ class Settings(KpiSettings, TopicSettings):
         100, ge=0, description="longest a broker holds a fetch with no new data (Faust: 1500)"
     )
     max_poll_records: int | None = Field(
-        2000,
+        5000,
         ge=1,
         description="most records one fetch hands the worker (None: every record the "
         "fetched batches hold, up to 1 MB a partition). The records of a fetch live at once; "
-        "state created while they do is scattered among them, so the allocator's pools they "
-        "leave keep the RSS up: 2000 keeps ~10 MB less per 100k users (BENCHMARKS.md)",
+        "state created while they do is scattered among them, and the allocator's pools they "
+        "leave keep the RSS up: 5000 holds ~11 MB less per 100k users than no cap; 2000 "
+        "~2 MB less again, but it split live fetches and delayed events (BENCHMARKS.md)",
     )
     session_timeout_s: float = Field(10.0, gt=0, description="consumer group session timeout")
     heartbeat_interval_s: float = Field(

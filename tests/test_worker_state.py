@@ -216,7 +216,7 @@ async def test_metrics_reads_one_core_at_a_time_and_leaves_out_a_revoked_one() -
 @pytest.mark.parametrize(
     ("setting", "expected"),
     [
-        ({}, 2000),  # the default: a fetch's records do not pin the state's memory
+        ({}, 5000),  # the default: a backlog's fetches do not pin the state's memory
         ({"max_poll_records": None}, None),  # every record of the fetched batches
         ({"max_poll_records": 200}, 200),
     ],
