@@ -59,6 +59,11 @@ class KpiGroup(ABC, Generic[S]):
     #: whether :meth:`families` reads the per-key states (False: it reads only the group's
     #: own aggregates, and the core skips building the key -> state mapping at each scrape)
     reads_states: ClassVar[bool] = True
+    #: whether :meth:`freeze` and :meth:`thaw` are implemented. When every group of a key
+    #: field's keys has them, the core keeps a key whose changes are stored (a settled key:
+    #: most of them, most of the time) as one bytes object instead of its state's
+    #: objects, and thaws it at its next event (:func:`stream_app.kpi.keystate.freeze`)
+    freezes: ClassVar[bool] = False
 
     def __init__(self, settings: KpiSettings) -> None:
         self.settings = settings
@@ -108,6 +113,19 @@ class KpiGroup(ABC, Generic[S]):
         read for every account, JSON-able scalars or short lists. The core merges every
         group's summary (:meth:`PartitionCore.summaries`); names must not clash."""
         return {}
+
+    def freeze(self, key: str, state: S) -> Any:
+        """The slice of ``key`` as msgpack-able values, for the core's frozen form of the
+        key (None: it cannot be frozen now, the key stays as it is); work deferred to
+        :meth:`settle` for this key is done first. May refer to process-wide tables: the
+        form never leaves the process."""
+        return None
+
+    def thaw(self, key: str, raw: Any, rekey: bool) -> S:
+        """Inverse of :meth:`freeze` (the aggregates already hold the slice). ``rekey``:
+        ``key`` is the key's one shared string from now on (the core stores the thawed
+        state under it), so a structure of the group that holds the key takes it too."""
+        raise NotImplementedError(f"the {self.name} group does not freeze its slices")
 
     @abstractmethod
     def dump(self, state: S) -> Any:

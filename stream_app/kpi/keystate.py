@@ -21,6 +21,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any, Final
 
+import msgpack
 from mypy_extensions import mypyc_attr
 from xxhash import xxh3_64_digest
 
@@ -459,3 +460,48 @@ class KeyState(list[Any]):
                 state[layout.count_cell(kind)] = int(n)
         state.duplicates = int(record.get("d", 0))
         return state
+
+
+#: one packer for every frozen state (msgpack.packb makes a new one per call)
+_FREEZER: Final = msgpack.Packer()
+
+
+def freeze(state: KeyState, slices: list[Any]) -> bytes:
+    """A settled key's whole state as one bytes object (what a core keeps, instead of the
+    state's objects, for a key of a field whose groups all can: see
+    :meth:`KpiGroup.freeze`): a msgpack list of the offsets, the duplicates, the window
+    and count cells (an indexed window's ids as their packed records) and ``slices`` (the
+    groups' frozen slices, None for a group without one). In-process only: a group's
+    frozen slice may refer to the process's tables. :func:`thaw` undoes it."""
+    layout = state.layout
+    first = len(layout.groups)
+    out: list[Any] = [state.offsets, state.duplicates]
+    out.extend(state[first:])
+    for i in range(len(layout.roles)):
+        ids = out[2 + 3 * i + 2]
+        if ids is not None and not isinstance(ids, bytes):
+            out[2 + 3 * i + 2] = bytes(ids.packed)
+    out.extend(slices)
+    packed: bytes = _FREEZER.pack(out)
+    return packed
+
+
+def thaw(layout: Layout, key: str, frozen: bytes) -> tuple[KeyState, list[Any]]:
+    """The state of :func:`freeze` (clean, its slices empty), and the frozen slices."""
+    raw: list[Any] = msgpack.unpackb(frozen)
+    state = KeyState(layout, key)
+    state.offsets = raw[0]
+    state.duplicates = raw[1]
+    first = len(layout.groups)
+    n = len(layout.empty) - first
+    for i in range(len(layout.roles)):
+        c = 2 + 3 * i
+        latest = raw[c]
+        if latest is not None:
+            raw[c] = shared_int(latest)
+            raw[c + 1] = shared_int(raw[c + 1])
+            ids: bytes = raw[c + 2]
+            if len(ids) > PACKED_MAX * RECORD:  # as Window.load
+                raw[c + 2] = IdIndex(ids)
+    state[first:] = raw[2 : 2 + n]
+    return state, raw[2 + n :]

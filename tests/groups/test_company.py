@@ -306,7 +306,7 @@ def test_days_beyond_the_horizon_are_pruned_and_ignored() -> None:
             answer("2", "2026-03-01T00:00:00Z", "enps", 9),
         ]
     )
-    state = core.keys["source"]["src"].groups["company"]
+    state = core.state("source", "src").groups["company"]
     assert len(state.surveys) == 1
     core.ingest(answer("3", "2025-08-01T00:00:00Z", "enps", 9))
     assert len(state.surveys) == 1

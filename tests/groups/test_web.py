@@ -475,7 +475,7 @@ def test_old_events_are_dropped_and_idle_visitors_forgotten() -> None:
         core.ingest(pv(f"a{d}", _day(d), visitor="busy"))
     core.ingest(pv("i1", _day(0), visitor="idle"))
     core.settle()
-    kept = core.keys["visitor_id"]["busy"].groups["web"]
+    kept = core.state("visitor_id", "busy").groups["web"]
     assert kept.packed is not None  # settled: kept in its stored form
     unpack(kept)
     # days 8 .. 39: the latest day minus 30 + 1 (the gap), one session and one fact each
@@ -628,10 +628,90 @@ def test_past_the_hot_visitors_the_least_recently_changed_is_packed_first(
         for i, visitor in enumerate(order):
             ts = (T + timedelta(minutes=i)).isoformat()
             assert core.ingest(pv(f"e{i}", ts, visitor=visitor))[0] is Outcome.APPLIED
-    states = {v: core.keys["visitor_id"][v].groups["web"] for v in set(order)}
+    states = {v: core.state("visitor_id", v).groups["web"] for v in set(order)}
     assert {v for v, s in states.items() if s.packed is not None} == packed_early
     core.settle()
     assert all(s.packed is not None for s in states.values())
     s = samples(render([core], T + timedelta(minutes=10)))
     assert g(s, "cs_web_pageviews", "1d", path="/") == len(order)
     assert g(s, "cs_web_sessions", "1d") == len(states)  # packed early, counted once each
+
+
+# -- frozen visitors ----------------------------------------------------------------------
+def _never_freezing() -> PartitionCore:
+    core = PartitionCore(KpiSettings())
+    core.freezers.clear()  # the core reads these when it applies and takes records
+    core.thawed.clear()
+    core.changed_keys.clear()
+    for route in core._routes.values():
+        route.thawed = route.changed_keys = None
+    return core
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    web_events(),
+    st.randoms(use_true_random=False),
+    st.lists(st.integers(0, 40), max_size=10),
+    st.booleans(),
+    st.sampled_from([1, 2, 2048]),
+)
+def test_visitors_frozen_at_any_commit_give_what_never_frozen_ones_give(
+    events: list[bytes], rnd: random.Random, commit_cuts: list[int], far: bool, hot: int
+) -> None:
+    """A worker's core keeps a visitor frozen (one bytes object) once its record is taken,
+    or once ``hot`` others were applied since its last event (changed or not), and thaws
+    it at its next event: whatever the commit points, the outcomes, the records, the
+    exposition, each visitor's view and the state recovered from the records are those of
+    a core that never froze one. ``far``: a visitor 45 days later makes the others idle,
+    forgotten while frozen."""
+    stream = [*events, *rnd.choices(events, k=len(events) // 2)]  # copies
+    rnd.shuffle(stream)
+    if far:
+        stream.append(pv("far", (BASE_TS + timedelta(days=45)).isoformat(), visitor="v9"))
+    as_of = BASE_TS + timedelta(days=46 if far else 3)
+    reference, core = _never_freezing(), PartitionCore(KpiSettings())
+    core.hot_keys = hot
+    records: dict[str, Any] = {}
+    reference_records: dict[str, Any] = {}
+    cuts = set(commit_cuts)
+    for offset, raw in enumerate(stream):
+        key = orjson.loads(raw)["visitor_id"].encode()
+        outcome = reference.ingest(raw, "web", key, offset)[0]
+        assert core.ingest(raw, "web", key, offset)[0] is outcome
+        thawed = [k for k, s in core.keys["visitor_id"].items() if type(s) is not bytes]
+        assert len(thawed) <= hot
+        if offset in cuts:
+            records.update(core.take_dirty())
+            reference_records.update(reference.take_dirty())
+            assert records == reference_records
+            assert all(type(s) is bytes for s in core.keys["visitor_id"].values())
+    assert not any(type(s) is bytes for s in reference.keys["visitor_id"].values())
+    assert render([core], as_of) == render([reference], as_of)
+    visitors = sorted(reference.keys["visitor_id"])
+    assert sorted(core.keys["visitor_id"]) == visitors
+    for visitor in visitors:
+        assert core.describe_key("visitor_id", visitor, as_of) == reference.describe_key(
+            "visitor_id", visitor, as_of
+        )
+    records.update(core.take_dirty())
+    reference_records.update(reference.take_dirty())
+    assert records == reference_records
+    assert render([_restore(core, records)], as_of) == render([reference], as_of)
+
+
+def test_a_thawed_visitor_keeps_one_copy_of_its_key() -> None:
+    """Thawed by an event, a visitor's key is stored under the event's copy of the string,
+    the one the web group's index of visitors by day holds too (not one copy in each)."""
+    core = PartitionCore(KpiSettings())
+    core.ingest(pv("a", T.isoformat(), visitor="v1"), "web", b"v1", 0)
+    dict(core.take_dirty())
+    assert type(core.keys["visitor_id"]["v1"]) is bytes
+    for i, ts in enumerate((T + timedelta(minutes=5), T + timedelta(days=1))):  # same day, next
+        core.ingest(pv(f"b{i}", ts.isoformat(), visitor="v1"), "web", b"v1", i + 1)
+        group = core.group("web")
+        assert isinstance(group, WebGroup)
+        (stored,) = [k for k in core.keys["visitor_id"] if k == "v1"]
+        (indexed,) = [k for peers in group.by_latest.values() for k in peers if k == "v1"]
+        assert stored is indexed
+        dict(core.take_dirty())

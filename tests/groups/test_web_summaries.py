@@ -240,7 +240,7 @@ def test_each_visitor_state_and_the_day_counts_equal_the_reference(
     sessions: Counter[int] = Counter()
     entries: Counter[tuple[str, int]] = Counter()
     for visitor, evs in by_visitor.items():
-        state = core.keys["visitor_id"][visitor].groups["web"]
+        state = core.state("visitor_id", visitor).groups["web"]
         assert state.packed is not None  # settled
         unpack(state)
         expected = reference_sessions(evs, GAP_US)
@@ -271,7 +271,7 @@ def test_a_session_reaching_into_the_kept_days_stays_whole_and_out_of_the_window
         body = {"event_id": f"e{k}", "type": "page_viewed", "ts": ts, "visitor_id": "bot"}
         core.ingest(orjson.dumps({**body, "path": "/"}))
     core.settle()
-    state = core.keys["visitor_id"]["bot"].groups["web"]
+    state = core.state("visitor_id", "bot").groups["web"]
     unpack(state)
     (session,) = state.sessions
     assert session.first_us == int(start.timestamp() * 1_000_000)
@@ -300,7 +300,7 @@ def test_records_written_by_main_still_load() -> None:
         return [x for x in lines if x.startswith(("cs_web_", "cs_visit_survey"))]
 
     assert web_lines(core) == fixture["web_exposition"]
-    state = core.keys["visitor_id"]["v1"].groups["web"]
+    state = core.state("visitor_id", "v1").groups["web"]
     unpack(state)
     assert [(s.entry, s.exit, s.pageviews, s.clicks) for s in state.sessions] == [
         ("/", "/pricing", 3, 1),  # the late /docs bridged two sessions
@@ -312,7 +312,7 @@ def test_records_written_by_main_still_load() -> None:
     records = {}
     for name, record in fixture["records"].items():
         visitor = name.partition(":")[2]
-        web = group.dump(core.keys["visitor_id"][visitor].groups["web"])
+        web = group.dump(core.state("visitor_id", visitor).groups["web"])
         assert set(web) == {"s", "f"}
         records[name] = {**record, "g": {"web": web}}
     again = PartitionCore(KpiSettings())

@@ -64,6 +64,7 @@ from stream_app.kpi.groups.web.state import (
     iter_facts,
     load,
     pack,
+    packed_state,
     sessions_of,
     unpack,
 )
@@ -91,6 +92,7 @@ class WebGroup(KpiGroup[WebState]):
     types = frozenset(CODES)
     key_field = "visitor_id"
     reads_states = False  # reads sum day counts: they never visit a visitor
+    freezes = True  # a settled visitor is packed: its key is kept as one bytes object
 
     def __init__(self, settings: KpiSettings) -> None:
         super().__init__(settings)
@@ -340,6 +342,25 @@ class WebGroup(KpiGroup[WebState]):
             self._count_session(session, 1)
             session.published = True
         pack(state)
+
+    def freeze(self, key: str, state: WebState) -> Any:
+        """A visitor's packed form and its latest and page-view days (a changed visitor is
+        settled first, as past :data:`HOT_VISITORS`)."""
+        if state.packed is None:
+            if self.changed.get(key) is state:
+                del self.changed[key]
+            self._publish(state)
+        return [state.packed, state.latest_day, state.pv_day]
+
+    def thaw(self, key: str, raw: Any, rekey: bool) -> WebState:
+        state = packed_state(raw[0], raw[1], raw[2])
+        latest = state.latest_day
+        if rekey and latest is not None:
+            peers = self.by_latest.get(latest)
+            if peers is not None and key in peers:  # keep the one copy of the key
+                del peers[key]
+                peers[key] = None
+        return state
 
     # -- reads --------------------------------------------------------------------
     def families(self, ctx: ReadContext, states: Mapping[str, WebState]) -> list[Family]:

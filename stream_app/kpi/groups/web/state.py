@@ -38,6 +38,7 @@ from stream_app.kpi.groups.web.sessions import (
     WebEvent,
     build_sessions,
 )
+from stream_app.kpi.shared import shared_int
 
 #: values after the head of a fact, by type code: a page view its path, a page_left its
 #: engaged_ms and max_scroll_pct, a link its name, an answer its survey and answer
@@ -281,6 +282,17 @@ def _stored(packed: bytes) -> dict[str, Any]:
                 facts.append(_deref(raw[i + 1]))
                 i += 2
     return {"s": rows, "f": facts}
+
+
+def packed_state(packed: bytes, latest_day: int | None, pv_day: int | None) -> WebState:
+    """A packed state of its packed form and derived days (a frozen visitor thawed)."""
+    state = WebState(_PACKED, _PACKED)
+    state.packed = packed
+    if latest_day is not None:
+        state.latest_day = shared_int(latest_day)
+    if pv_day is not None:
+        state.pv_day = shared_int(pv_day)
+    return state
 
 
 def sessions_of(state: WebState) -> list[Session]:
