@@ -231,3 +231,26 @@ def test_a_fetch_hands_over_at_most_max_poll_records(
 
     settings = Settings(app_id="test-poll-records", partitions=PARTITIONS, **setting)
     assert KpiWorker(settings).app.conf.broker_max_poll_records == expected
+
+
+def test_a_partitions_writes_are_made_one_at_a_time() -> None:
+    """The shell sends each changelog write before the next is made: taking one encodes
+    one record, not every changed key's (a backlog's commit writes tens of thousands)."""
+    from unittest import mock
+
+    from stream_app.worker import state as state_module
+
+    batches = messages(seed=7)
+    live = PartitionStates(Settings(), memory_store())
+    feed(live, batches)
+    expected = PartitionStates(Settings(), memory_store())
+    feed(expected, batches)
+    for partition in range(PARTITIONS):
+        encoded = mock.Mock(side_effect=encode)
+        with mock.patch.object(state_module, "encode", encoded):
+            writes = live.writes(partition)
+            first = next(writes)
+            assert encoded.call_count == 1
+            rest = list(writes)
+        assert len(rest) > 2 and encoded.call_count == 1 + len(rest)
+        assert [first, *rest] == expected.persist([partition])

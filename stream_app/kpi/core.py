@@ -545,7 +545,9 @@ class PartitionCore:
             if freezes:
                 self.thawed[key_field].clear()  # all frozen below
             for key in sorted(dirty[key_field]):
-                found = states[key]
+                found = states.get(key)
+                if found is None:  # forgotten by a read between two records (a worker's
+                    continue  # requests run while it sends them): the next call deletes it
                 kept = self._thaw(key_field, key, found, False) if type(found) is bytes else found
                 assert isinstance(kept, KeyState)
                 slices = {g.name: g.dump(s) for g, cell in cells if (s := kept[cell]) is not None}

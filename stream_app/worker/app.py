@@ -532,10 +532,12 @@ class KpiWorker:
             await publish_outbox(self.app.producer, self.outbox_topics, records)
         changelog = self.table.changelog_topic.get_topic_name()
         producer = self.app.producer
-        writes = self.states.persist([partition])
-        for changelog_partition, key, value in writes:
+        written = 0
+        # one write at a time (the state lock is held: no batch changes the core meanwhile)
+        for changelog_partition, key, value in self.states.writes(partition):
             await producer.send(changelog, key, value, changelog_partition, None, None)
-        self.metrics.records_written.inc(len(writes))
+            written += 1
+        self.metrics.records_written.inc(written)
 
     async def _after_write(self) -> None:
         self.metrics.flushes.inc()
