@@ -542,8 +542,6 @@ class PartitionCore:
                 (g, layout.slice_cell(g.name)) for g in self.groups if g.key_field == key_field
             ]
             freezes = key_field in self.freezers
-            if freezes:
-                self.thawed[key_field].clear()  # all frozen below
             for key in sorted(dirty[key_field]):
                 found = states.get(key)
                 if found is None:  # forgotten by a read between two records (a worker's
@@ -556,6 +554,15 @@ class PartitionCore:
                     frozen = self._freeze(key_field, kept)
                     if frozen is not None:
                         states[key] = frozen
+            if freezes:  # and the unchanged ones thawed since (by a redelivered event)
+                hot = self.thawed[key_field]
+                for key in hot:
+                    found = states.get(key)
+                    if found is not None and type(found) is not bytes:
+                        frozen = self._freeze(key_field, found)  # type: ignore[arg-type]
+                        if frozen is not None:
+                            states[key] = frozen
+                hot.clear()
 
     def drain_outbox(self) -> list[tuple[str, str, dict[str, Any]]]:
         """Records the groups want published (topic role, key, value); clears them."""

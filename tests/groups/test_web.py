@@ -715,3 +715,21 @@ def test_a_thawed_visitor_keeps_one_copy_of_its_key() -> None:
         (indexed,) = [k for peers in group.by_latest.values() for k in peers if k == "v1"]
         assert stored is indexed
         dict(core.take_dirty())
+
+
+def test_a_visitor_thawed_by_a_redelivered_event_is_frozen_again() -> None:
+    """After a restart whose partition offsets are behind a visitor's (the worker died
+    between writing the key and the meta), the visitor's own offset refuses the copy: it
+    was thawed to tell, and is frozen again by the next commit though unchanged."""
+    core = PartitionCore(KpiSettings())
+    raw = pv("a", T.isoformat(), visitor="v1")
+    assert core.ingest(raw, "web", b"v1", 0)[0] is Outcome.APPLIED
+    records = dict(core.take_dirty())
+    restored = PartitionCore(KpiSettings())  # no meta: the partition's offsets start over
+    for name, record in records.items():
+        restored.load_key(name, record)
+    assert type(restored.keys["visitor_id"]["v1"]) is bytes
+    assert restored.ingest(raw, "web", b"v1", 0)[0] is Outcome.REDELIVERED
+    assert type(restored.keys["visitor_id"]["v1"]) is not bytes
+    assert [name for name, _ in restored.take_dirty()] == []  # nothing changed ...
+    assert type(restored.keys["visitor_id"]["v1"]) is bytes  # ... and frozen again
