@@ -194,10 +194,14 @@ class PartitionCore:
     def state(self, key_field: str, key: str) -> KeyState | None:
         """The state of ``key`` (of ``key_field``), a frozen one thawed for reading only
         (None when the key is unknown to this partition)."""
-        state = self.keys[key_field].get(key)
-        if type(state) is bytes:
-            return self._thaw(key_field, key, state, False)
-        return state  # type: ignore[return-value]
+        found = self.keys[key_field].get(key)
+        return None if found is None else self._view(key_field, key, found)
+
+    def _view(self, key_field: str, key: str, found: KeyState | bytes) -> KeyState:
+        """The state of a key as stored: itself, or a frozen one thawed for reading only."""
+        if type(found) is bytes:
+            return self._thaw(key_field, key, found, False)
+        return found  # type: ignore[return-value]
 
     def _freeze(self, key_field: str, state: KeyState) -> bytes | None:
         """The frozen form of a state of a field in :attr:`freezers` (None when a group
@@ -214,16 +218,20 @@ class PartitionCore:
             slices.append(frozen)
         return freeze(state, slices)
 
+    def _keep_frozen(self, key_field: str, key: str, state: KeyState) -> None:
+        """Store ``state`` (of a field in :attr:`freezers`) frozen, when it can be."""
+        frozen = self._freeze(key_field, state)
+        if frozen is not None:
+            self.keys[key_field][key] = frozen
+
     def _freeze_least_recent(self, key_field: str, thawed: dict[str, None]) -> None:
         """Freeze the key of ``key_field`` applied least recently (see :data:`HOT_KEYS`)."""
         key = next(iter(thawed))
         del thawed[key]
         states = self.keys[key_field]
         state = states.get(key)
-        if state is not None and type(state) is not bytes:
-            frozen = self._freeze(key_field, state)  # type: ignore[arg-type]
-            if frozen is not None:
-                states[key] = frozen  # still listed in ``changed`` when dirty
+        if state is not None and type(state) is not bytes:  # still in ``changed_keys``
+            self._keep_frozen(key_field, key, state)  # type: ignore[arg-type]
 
     def _thaw(self, key_field: str, key: str, frozen: bytes, rekey: bool) -> KeyState:
         """The state of a frozen key (``rekey``: to be stored under ``key``)."""
@@ -546,22 +554,17 @@ class PartitionCore:
                 found = states.get(key)
                 if found is None:  # forgotten by a read between two records (a worker's
                     continue  # requests run while it sends them): the next call deletes it
-                kept = self._thaw(key_field, key, found, False) if type(found) is bytes else found
-                assert isinstance(kept, KeyState)
+                kept = self._view(key_field, key, found)
                 slices = {g.name: g.dump(s) for g, cell in cells if (s := kept[cell]) is not None}
                 yield store_key(key_field, key), kept.to_record(self.partition, slices)
                 if freezes and kept is found:  # stored and settled: frozen until its next event
-                    frozen = self._freeze(key_field, kept)
-                    if frozen is not None:
-                        states[key] = frozen
+                    self._keep_frozen(key_field, key, kept)
             if freezes:  # and the unchanged ones thawed since (by a redelivered event)
                 hot = self.thawed[key_field]
                 for key in hot:
                     found = states.get(key)
                     if found is not None and type(found) is not bytes:
-                        frozen = self._freeze(key_field, found)  # type: ignore[arg-type]
-                        if frozen is not None:
-                            states[key] = frozen
+                        self._keep_frozen(key_field, key, found)  # type: ignore[arg-type]
                 hot.clear()
 
     def drain_outbox(self) -> list[tuple[str, str, dict[str, Any]]]:
@@ -617,9 +620,7 @@ class PartitionCore:
                 state[layout.slice_cell(group.name)] = slice_
                 group.attach(key, slice_)
         if key_field in self.freezers:
-            frozen = self._freeze(key_field, state)
-            if frozen is not None:
-                states[key] = frozen
+            self._keep_frozen(key_field, key, state)
 
     # -- reads ----------------------------------------------------------------
     def context(self, as_of: datetime) -> ReadContext:
@@ -630,8 +631,8 @@ class PartitionCore:
         field = group.key_field
         cell = self.layouts[field].slice_cell(group.name)
         out: dict[str, Any] = {}
-        for k, s in self.keys[field].items():
-            state = self._thaw(field, k, s, False) if type(s) is bytes else s
+        for k, found in self.keys[field].items():
+            state = self._view(field, k, found)
             if state[cell] is not None:
                 out[k] = state[cell]
         return out
@@ -665,7 +666,7 @@ class PartitionCore:
         layout = self.layouts[key_field]
         groups = [(g, layout.slice_cell(g.name)) for g in self.groups if g.key_field == key_field]
         for key, found in self.keys[key_field].items():
-            state = self._thaw(key_field, key, found, False) if type(found) is bytes else found
+            state = self._view(key_field, key, found)
             row: dict[str, Any] = {}
             for group, index in groups:
                 slice_ = state[index]
