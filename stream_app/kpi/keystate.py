@@ -220,11 +220,16 @@ class Window:
 
     @classmethod
     def load(cls, latest: int, text: str) -> Window:
-        packed = base64.b64decode(text)
-        if len(packed) <= PACKED_MAX * RECORD:
-            return cls(latest, packed)
-        index = IdIndex(packed)
-        return cls(latest, index, min(latest, min(index.days.values())))
+        ids = ids_of(base64.b64decode(text))
+        if isinstance(ids, bytes):
+            return cls(latest, ids)
+        return cls(latest, ids, min(latest, min(ids.days.values())))
+
+
+def ids_of(packed: bytes) -> bytes | IdIndex:
+    """A window's ids of their packed records (:meth:`Window.dump`, :func:`freeze`): the
+    records themselves while few, else indexed too."""
+    return packed if len(packed) <= PACKED_MAX * RECORD else IdIndex(packed)
 
 
 _DAY_BYTES: Final[dict[int, bytes]] = {}
@@ -500,8 +505,6 @@ def thaw(layout: Layout, key: str, frozen: bytes) -> tuple[KeyState, list[Any]]:
         if latest is not None:
             raw[c] = shared_int(latest)
             raw[c + 1] = shared_int(raw[c + 1])
-            ids: bytes = raw[c + 2]
-            if len(ids) > PACKED_MAX * RECORD:  # as Window.load
-                raw[c + 2] = IdIndex(ids)
+            raw[c + 2] = ids_of(raw[c + 2])
     state[first:] = raw[2 : 2 + n]
     return state, raw[2 + n :]
