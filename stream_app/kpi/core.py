@@ -26,6 +26,7 @@ from stream_app.contract import (
     Rejection,
 )
 from stream_app.kpi.families import Family
+from stream_app.kpi.frozen import NEVER, FrozenStore
 from stream_app.kpi.group import KpiGroup, ReadContext
 from stream_app.kpi.keystate import KeyState, Layout, Outcome, admit_id, freeze, thaw
 from stream_app.kpi.registry import build_groups
@@ -76,7 +77,8 @@ class _Route:
         count_cell: int,
         key_field: str,
         layout: Layout,
-        states: dict[str, KeyState | bytes],
+        states: dict[str, KeyState],
+        frozen: FrozenStore | None,
         appliers: list[_Applier],
         thawed: dict[str, None] | None,
         changed_keys: dict[str, None] | None,
@@ -87,6 +89,8 @@ class _Route:
         self.key_field = key_field
         self.layout = layout
         self.states = states
+        #: the field's frozen keys (None: the field is not frozen)
+        self.frozen = frozen
         self.appliers = appliers
         #: the keys of a frozen field kept thawed, least recently applied first (None: the
         #: field is not frozen)
@@ -111,10 +115,10 @@ class PartitionCore:
         self.max_lateness_s = settings.max_lateness_days * 86400.0
         self.errors: Counter[str] = Counter()
         self.max_bytes = settings.max_message_bytes
-        #: key field -> key -> its state (one namespace per key field of the contract),
-        #: or its frozen form (bytes: :meth:`state` thaws it) for a settled key of a field
-        #: in :attr:`freezers`
-        self.keys: dict[str, dict[str, KeyState | bytes]] = {f: {} for f in KEY_FIELDS}
+        #: key field -> key -> its state (one namespace per key field of the contract);
+        #: for a field in :attr:`freezers`, the keys kept thawed only (the others are in
+        #: :attr:`frozen`)
+        self.keys: dict[str, dict[str, KeyState]] = {f: {} for f in KEY_FIELDS}
         self.groups: list[KpiGroup[Any]] = build_groups(settings)
         for group in self.groups:
             wrong = sorted(t for t in group.types if TYPE_KEY[t] != group.key_field)
@@ -138,6 +142,9 @@ class PartitionCore:
             groups = [g for g in self.groups if g.key_field == f]
             if groups and all(g.freezes for g in groups):
                 self.freezers[f] = [(g, self.layouts[f].slice_cell(g.name)) for g in groups]
+        #: key field in :attr:`freezers` -> its frozen keys (a key is in this or in
+        #: :attr:`keys`, never both)
+        self.frozen: dict[str, FrozenStore] = {f: FrozenStore() for f in self.freezers}
         #: key field in :attr:`freezers` -> its keys kept thawed (see :data:`HOT_KEYS`)
         self.thawed: dict[str, dict[str, None]] = {f: {} for f in self.freezers}
         self.hot_keys: int = HOT_KEYS
@@ -156,6 +163,7 @@ class PartitionCore:
                 TYPE_KEY[t],
                 layout,
                 self.keys[TYPE_KEY[t]],
+                self.frozen.get(TYPE_KEY[t]),
                 [_Applier(g, layout.slice_cell(g.name)) for g in self.groups if t in g.types],
                 self.thawed.get(TYPE_KEY[t]),
                 self.changed_keys.get(TYPE_KEY[t]),
@@ -187,7 +195,7 @@ class PartitionCore:
         self.max_us = _NO_US  # the latest event time applied (epoch microseconds)
 
     @property
-    def accounts(self) -> dict[str, KeyState | bytes]:
+    def accounts(self) -> dict[str, KeyState]:
         """The states of the account-keyed topics' keys (never frozen)."""
         return self.keys["account_id"]
 
@@ -195,18 +203,34 @@ class PartitionCore:
         """The state of ``key`` (of ``key_field``), a frozen one thawed for reading only
         (None when the key is unknown to this partition)."""
         found = self.keys[key_field].get(key)
-        return None if found is None else self._view(key_field, key, found)
+        if found is not None:
+            return found
+        store = self.frozen.get(key_field)
+        raw = None if store is None else store.get(key)
+        return None if raw is None else self._thaw(key_field, key, raw, False)
 
-    def _view(self, key_field: str, key: str, found: KeyState | bytes) -> KeyState:
-        """The state of a key as stored: itself, or a frozen one thawed for reading only."""
-        if type(found) is bytes:
-            return self._thaw(key_field, key, found, False)
-        return found  # type: ignore[return-value]
+    def holds(self, key_field: str, key: str) -> bool:
+        """Whether ``key`` (of ``key_field``) has a state in this partition."""
+        if key in self.keys[key_field]:
+            return True
+        store = self.frozen.get(key_field)
+        return store is not None and key in store
 
-    def _freeze(self, key_field: str, state: KeyState) -> bytes | None:
-        """The frozen form of a state of a field in :attr:`freezers` (None when a group
-        cannot freeze its slice now)."""
+    def key_states(self, key_field: str) -> Iterator[tuple[str, KeyState]]:
+        """(key, state) of every key of ``key_field``: the thawed ones, then the frozen
+        ones thawed for reading only, in the order they were frozen."""
+        yield from list(self.keys[key_field].items())
+        store = self.frozen.get(key_field)
+        if store is not None:
+            for key, raw in store.items():
+                yield key, self._thaw(key_field, key, raw, False)
+
+    def _freeze(self, key_field: str, state: KeyState) -> tuple[bytes, int] | None:
+        """The frozen form of a state of a field in :attr:`freezers` and its tag (the
+        earliest of its groups' :meth:`KpiGroup.idle_day`; None when a group cannot
+        freeze its slice now)."""
         slices: list[Any] = []
+        tag = NEVER
         for group, cell in self.freezers[key_field]:
             slice_ = state[cell]
             if slice_ is None:
@@ -216,29 +240,42 @@ class PartitionCore:
             if frozen is None:
                 return None
             slices.append(frozen)
-        return freeze(state, slices)
+            day = group.idle_day(slice_)
+            if day is not None and day < tag:
+                tag = max(day, 0)
+        return freeze(state, slices), tag
 
     def _keep_frozen(self, key_field: str, key: str, state: KeyState) -> None:
-        """Store ``state`` (of a field in :attr:`freezers`) frozen, when it can be."""
+        """Store ``state`` (of a field in :attr:`freezers`, stored under ``key``) frozen,
+        when it can be."""
         frozen = self._freeze(key_field, state)
         if frozen is not None:
-            self.keys[key_field][key] = frozen
+            del self.keys[key_field][key]
+            self.frozen[key_field].put(key, frozen[0], frozen[1])
 
     def _freeze_least_recent(self, key_field: str, thawed: dict[str, None]) -> None:
         """Freeze the key of ``key_field`` applied least recently (see :data:`HOT_KEYS`)."""
         key = next(iter(thawed))
         del thawed[key]
-        states = self.keys[key_field]
-        state = states.get(key)
-        if state is not None and type(state) is not bytes:  # still in ``changed_keys``
-            self._keep_frozen(key_field, key, state)  # type: ignore[arg-type]
+        state = self.keys[key_field].get(key)
+        if state is not None:  # still in ``changed_keys``
+            self._keep_frozen(key_field, key, state)
 
-    def _thaw(self, key_field: str, key: str, frozen: bytes, rekey: bool) -> KeyState:
-        """The state of a frozen key (``rekey``: to be stored under ``key``)."""
+    def _thaw(self, key_field: str, key: str, frozen: bytes, stored: bool) -> KeyState:
+        """The state of a frozen key (``stored``: to be stored thawed, not only read)."""
         state, slices = thaw(self.layouts[key_field], key, frozen)
         for (group, cell), raw in zip(self.freezers[key_field], slices, strict=True):
             if raw is not None:
-                state[cell] = group.thaw(key, raw, rekey)
+                state[cell] = group.thaw(key, raw, stored)
+        return state
+
+    def _take_frozen(self, key_field: str, key: str) -> KeyState | None:
+        """Thaw a frozen key to store it thawed (None: it is not frozen)."""
+        store = self.frozen.get(key_field)
+        raw = None if store is None else store.pop(key)
+        if raw is None:
+            return None
+        state = self.keys[key_field][key] = self._thaw(key_field, key, raw, True)
         return state
 
     # -- ingest ---------------------------------------------------------------
@@ -416,16 +453,17 @@ class PartitionCore:
         key: str = getattr(event, route.key_field)
         states = route.states
         found = states.get(key)
-        if found is None:
-            state = KeyState(route.layout, key)
-            states[key] = state
-        elif type(found) is bytes:  # a settled key, frozen: its state comes back
-            state = self._thaw(route.key_field, key, found, True)
-            del states[key]  # stored under this copy of the string, the groups' one
-            states[key] = state
-        else:
-            state = found  # type: ignore[assignment]
+        if found is not None:
+            state = found
             key = state.key  # the one shared copy of the string
+        else:
+            frozen = route.frozen
+            raw = None if frozen is None else frozen.pop(key)
+            if raw is not None:  # a settled key, frozen: its state comes back
+                state = self._thaw(route.key_field, key, raw, True)
+            else:
+                state = KeyState(route.layout, key)
+            states[key] = state
         thawed = route.thawed
         if thawed is not None:  # now the key applied most recently
             if key in thawed:
@@ -488,20 +526,31 @@ class PartitionCore:
             group.settle()
             for key in group.take_forgotten():
                 self._forget(group, key)
+            store = self.frozen.get(group.key_field)
+            before = None if store is None else group.idle_before()
+            if store is not None and before is not None:  # the frozen keys gone idle
+                for key in store.tagged_before(before):
+                    self._forget(group, key, before)
 
-    def _forget(self, group: KpiGroup[Any], key: str) -> None:
+    def _forget(self, group: KpiGroup[Any], key: str, before: int | None = None) -> None:
         """Drop ``group``'s slice of an idle key, and the key itself when no other group
-        holds a slice of it (its counts move to the partition's forgotten counts)."""
+        holds a slice of it (its counts move to the partition's forgotten counts).
+        ``before``: a frozen key tagged before that day (its slice is dropped only when
+        the group's :meth:`KpiGroup.idle_day` of it is before it too)."""
         key_field = group.key_field
         states = self.keys[key_field]
-        found = states.get(key)
-        if type(found) is bytes:
-            found = states[key] = self._thaw(key_field, key, found, True)
-        state: KeyState | None = found  # type: ignore[assignment]
+        state = states.get(key)
+        if state is None:
+            state = self._take_frozen(key_field, key)
         layout = self.layouts[key_field]
         cell = layout.slice_cell(group.name)
         if state is None or state[cell] is None:
             return
+        if before is not None:
+            idle = group.idle_day(state[cell])
+            if idle is None or idle >= before:  # another group's idle day tagged it
+                self._keep_frozen(key_field, key, state)
+                return
         slice_, state[cell] = state[cell], None
         group.forget(key, slice_)
         if any(s is not None for s in state[: len(layout.groups)]):
@@ -532,11 +581,13 @@ class PartitionCore:
                 dirty[field].add(state.key)
         for field, marks in self.changed_keys.items():
             states = self.keys[field]
+            store = self.frozen[field]
             for key in marks:
-                found = states.get(key)  # frozen since it changed: the frozen form has it
+                found = states.get(key)
                 if found is not None:
-                    if type(found) is not bytes:
-                        found.dirty = False  # type: ignore[union-attr]
+                    found.dirty = False
+                    dirty[field].add(key)
+                elif key in store:  # frozen since it changed: the frozen form has it
                     dirty[field].add(key)
             marks.clear()
         gone, self.gone = self.gone, {f: set() for f in KEY_FIELDS}
@@ -551,20 +602,22 @@ class PartitionCore:
             ]
             freezes = key_field in self.freezers
             for key in sorted(dirty[key_field]):
-                found = states.get(key)
-                if found is None:  # forgotten by a read between two records (a worker's
+                kept = states.get(key)
+                thawed = kept is not None
+                if kept is None:
+                    kept = self.state(key_field, key)  # frozen since it changed
+                if kept is None:  # forgotten by a read between two records (a worker's
                     continue  # requests run while it sends them): the next call deletes it
-                kept = self._view(key_field, key, found)
                 slices = {g.name: g.dump(s) for g, cell in cells if (s := kept[cell]) is not None}
                 yield store_key(key_field, key), kept.to_record(self.partition, slices)
-                if freezes and kept is found:  # stored and settled: frozen until its next event
-                    self._keep_frozen(key_field, key, kept)
+                if freezes and thawed and states.get(key) is kept:  # settled: frozen until
+                    self._keep_frozen(key_field, key, kept)  # its next event
             if freezes:  # and the unchanged ones thawed since (by a redelivered event)
                 hot = self.thawed[key_field]
                 for key in hot:
                     found = states.get(key)
-                    if found is not None and type(found) is not bytes:
-                        self._keep_frozen(key_field, key, found)  # type: ignore[arg-type]
+                    if found is not None:
+                        self._keep_frozen(key_field, key, found)
                 hot.clear()
 
     def drain_outbox(self) -> list[tuple[str, str, dict[str, Any]]]:
@@ -631,8 +684,7 @@ class PartitionCore:
         field = group.key_field
         cell = self.layouts[field].slice_cell(group.name)
         out: dict[str, Any] = {}
-        for k, found in self.keys[field].items():
-            state = self._view(field, k, found)
+        for k, state in self.key_states(field):
             if state[cell] is not None:
                 out[k] = state[cell]
         return out
@@ -665,8 +717,7 @@ class PartitionCore:
         ctx = self.context(as_of)
         layout = self.layouts[key_field]
         groups = [(g, layout.slice_cell(g.name)) for g in self.groups if g.key_field == key_field]
-        for key, found in self.keys[key_field].items():
-            state = self._view(key_field, key, found)
+        for key, state in self.key_states(key_field):
             row: dict[str, Any] = {}
             for group, index in groups:
                 slice_ = state[index]

@@ -118,14 +118,26 @@ class KpiGroup(ABC, Generic[S]):
         """The slice of ``key`` as msgpack-able values, for the core's frozen form of the
         key (None: it cannot be frozen now, the key stays as it is); work deferred to
         :meth:`settle` for this key is done first. May refer to process-wide tables: the
-        form never leaves the process."""
+        form never leaves the process. The core then keeps the key frozen (a group that
+        indexes its keys drops this one from its index: the core's store of frozen keys
+        holds it, tagged with :meth:`idle_day`, and :meth:`idle_before` finds it there)."""
         return None
 
-    def thaw(self, key: str, raw: Any, rekey: bool) -> S:
-        """Inverse of :meth:`freeze` (the aggregates already hold the slice). ``rekey``:
-        ``key`` is the key's one shared string from now on (the core stores the thawed
-        state under it), so a structure of the group that holds the key takes it too."""
+    def thaw(self, key: str, raw: Any, stored: bool) -> S:
+        """Inverse of :meth:`freeze` (the aggregates already hold the slice). ``stored``:
+        the core keeps the thawed key from now on (it is indexed again), not only reads it."""
         raise NotImplementedError(f"the {self.name} group does not freeze its slices")
+
+    def idle_day(self, state: S) -> int | None:
+        """For a group that freezes and forgets idle keys: the day ``state``'s key went
+        idle (its latest day; None: never forgotten while frozen)."""
+        return None
+
+    def idle_before(self) -> int | None:
+        """For a group that freezes and forgets idle keys: the frozen keys whose
+        :meth:`idle_day` is before this day are forgotten (by the core, in each settle,
+        as the keys :meth:`take_forgotten` lists among the thawed ones)."""
+        return None
 
     @abstractmethod
     def dump(self, state: S) -> Any:

@@ -72,7 +72,7 @@ def key_view(
     noun = key_field.removesuffix("_id")
     expected = source_partition(key, partitions)
     cores = states.cores
-    found = [c for c in (cores.get(expected), *cores.values()) if c and key in c.keys[key_field]]
+    found = [c for c in (cores.get(expected), *cores.values()) if c and c.holds(key_field, key)]
     as_of = utc_now()
     view = found[0].describe_key(key_field, key, as_of) if found else None
     if view is None:

@@ -483,14 +483,14 @@ def test_old_events_are_dropped_and_idle_visitors_forgotten() -> None:
     assert [day for _i, day, _code, _a, _b in iter_facts(kept.facts)] == [
         _day_number(d) for d in range(8, 40)
     ]
-    assert "idle" not in core.keys["visitor_id"]  # 39 days idle: forgotten
+    assert not core.holds("visitor_id", "idle")  # 39 days idle: forgotten
     records = dict(core.take_dirty())
     assert records["visitor_id:idle"] is None  # a tombstone
     s = samples(render([core], datetime.fromisoformat(_day(39, 23))))
     assert s['cs_events_total{type="page_viewed"}'] == 41  # forgotten events still counted
     assert g(s, "cs_web_sessions") == 30
     restored = _restore(core, records)
-    assert "idle" not in restored.keys["visitor_id"]
+    assert not restored.holds("visitor_id", "idle")
     assert render([restored], datetime.fromisoformat(_day(39, 23))) == render(
         [core], datetime.fromisoformat(_day(39, 23))
     )
@@ -641,11 +641,20 @@ def test_past_the_hot_visitors_the_least_recently_changed_is_packed_first(
 def _never_freezing() -> PartitionCore:
     core = PartitionCore(KpiSettings())
     core.freezers.clear()  # the core reads these when it applies and takes records
+    core.frozen.clear()
     core.thawed.clear()
     core.changed_keys.clear()
     for route in core._routes.values():
         route.thawed = route.changed_keys = None
+        route.frozen = None
     return core
+
+
+def _indexed(core: PartitionCore) -> set[str]:
+    """The visitors in the web group's index by latest day (the thawed ones)."""
+    group = core.group("web")
+    assert isinstance(group, WebGroup)
+    return {k for peers in group.by_latest.values() for k in peers}
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -679,17 +688,18 @@ def test_visitors_frozen_at_any_commit_give_what_never_frozen_ones_give(
         key = orjson.loads(raw)["visitor_id"].encode()
         outcome = reference.ingest(raw, "web", key, offset)[0]
         assert core.ingest(raw, "web", key, offset)[0] is outcome
-        thawed = [k for k, s in core.keys["visitor_id"].items() if type(s) is not bytes]
-        assert len(thawed) <= hot
+        assert len(core.keys["visitor_id"]) <= hot  # thawed
+        assert _indexed(core) <= set(core.keys["visitor_id"])  # the frozen ones in the store
         if offset in cuts:
             records.update(core.take_dirty())
             reference_records.update(reference.take_dirty())
             assert records == reference_records
-            assert all(type(s) is bytes for s in core.keys["visitor_id"].values())
-    assert not any(type(s) is bytes for s in reference.keys["visitor_id"].values())
+            assert not core.keys["visitor_id"]  # all frozen
+            assert not _indexed(core)
     assert render([core], as_of) == render([reference], as_of)
     visitors = sorted(reference.keys["visitor_id"])
-    assert sorted(core.keys["visitor_id"]) == visitors
+    assert sorted(k for k, _ in core.key_states("visitor_id")) == visitors
+    assert all(core.holds("visitor_id", v) for v in visitors)
     for visitor in visitors:
         assert core.describe_key("visitor_id", visitor, as_of) == reference.describe_key(
             "visitor_id", visitor, as_of
@@ -702,19 +712,23 @@ def test_visitors_frozen_at_any_commit_give_what_never_frozen_ones_give(
 
 def test_a_thawed_visitor_keeps_one_copy_of_its_key() -> None:
     """Thawed by an event, a visitor's key is stored under the event's copy of the string,
-    the one the web group's index of visitors by day holds too (not one copy in each)."""
+    the one the web group's index of visitors by day holds too (not one copy in each);
+    frozen, it leaves both (the store of frozen keys holds its UTF-8)."""
     core = PartitionCore(KpiSettings())
     core.ingest(pv("a", T.isoformat(), visitor="v1"), "web", b"v1", 0)
     dict(core.take_dirty())
-    assert type(core.keys["visitor_id"]["v1"]) is bytes
+    assert "v1" in core.frozen["visitor_id"]
+    assert not core.keys["visitor_id"] and not _indexed(core)
     for i, ts in enumerate((T + timedelta(minutes=5), T + timedelta(days=1))):  # same day, next
         core.ingest(pv(f"b{i}", ts.isoformat(), visitor="v1"), "web", b"v1", i + 1)
+        assert "v1" not in core.frozen["visitor_id"]
         group = core.group("web")
         assert isinstance(group, WebGroup)
         (stored,) = [k for k in core.keys["visitor_id"] if k == "v1"]
         (indexed,) = [k for peers in group.by_latest.values() for k in peers if k == "v1"]
         assert stored is indexed
         dict(core.take_dirty())
+        assert "v1" in core.frozen["visitor_id"] and not _indexed(core)
 
 
 def test_a_visitor_thawed_by_a_redelivered_event_is_frozen_again() -> None:
@@ -728,8 +742,9 @@ def test_a_visitor_thawed_by_a_redelivered_event_is_frozen_again() -> None:
     restored = PartitionCore(KpiSettings())  # no meta: the partition's offsets start over
     for name, record in records.items():
         restored.load_key(name, record)
-    assert type(restored.keys["visitor_id"]["v1"]) is bytes
+    assert "v1" in restored.frozen["visitor_id"]
     assert restored.ingest(raw, "web", b"v1", 0)[0] is Outcome.REDELIVERED
-    assert type(restored.keys["visitor_id"]["v1"]) is not bytes
+    assert "v1" in restored.keys["visitor_id"]  # thawed
     assert [name for name, _ in restored.take_dirty()] == []  # nothing changed ...
-    assert type(restored.keys["visitor_id"]["v1"]) is bytes  # ... and frozen again
+    assert "v1" in restored.frozen["visitor_id"]  # ... and frozen again
+    assert not restored.keys["visitor_id"]

@@ -112,8 +112,10 @@ class WebGroup(KpiGroup[WebState]):
         self.changed: dict[str, WebState] = {}
         self.removed: list[Session] = []
         self._names: dict[str, str] = {}
-        #: visitors by their latest day (to forget idle ones without scanning them all);
-        #: dicts used as sets: a large set grows 4-fold, taking twice a dict's bytes
+        #: thawed visitors by their latest day (to forget idle ones without scanning them
+        #: all; the core's store of frozen visitors finds the frozen ones by the same day:
+        #: :meth:`idle_day`); dicts used as sets: a large set grows 4-fold, taking twice a
+        #: dict's bytes
         self.by_latest: dict[int, dict[str, None]] = {}
         self.max_day: int | None = None
         self._pruned_before: int | None = None
@@ -234,20 +236,26 @@ class WebGroup(KpiGroup[WebState]):
         self.buckets.answer(survey, label, day)
         return label
 
-    def _set_latest(self, key: str, state: WebState, day: Any) -> None:
-        # ``day``: the shared int object of the day (typed Any: kept, not boxed anew)
-        old = state.latest_day
-        if old is not None:
-            peers = self.by_latest.get(old)
+    def _unindex(self, key: str, day: int | None) -> None:
+        """Take ``key`` out of :attr:`by_latest` (``day``: its latest day)."""
+        if day is not None:
+            peers = self.by_latest.get(day)
             if peers is not None:
                 peers.pop(key, None)
                 if not peers:
-                    del self.by_latest[old]
-        state.latest_day = day
+                    del self.by_latest[day]
+
+    def _index(self, key: str, day: Any) -> None:
         peers = self.by_latest.get(day)
         if peers is None:
             peers = self.by_latest[day] = {}
         peers[key] = None
+
+    def _set_latest(self, key: str, state: WebState, day: Any) -> None:
+        # ``day``: the shared int object of the day (typed Any: kept, not boxed anew)
+        self._unindex(key, state.latest_day)
+        state.latest_day = day
+        self._index(key, day)
         if self.max_day is None or day > self.max_day:
             self.max_day = day
         # forget what is more than ``keep_days`` before: the facts of those days, and the
@@ -294,6 +302,12 @@ class WebGroup(KpiGroup[WebState]):
                 sign,
             )
 
+    def idle_day(self, state: WebState) -> int | None:
+        return state.latest_day
+
+    def idle_before(self) -> int | None:
+        return None if self.max_day is None else self.max_day - self.keep_days
+
     def _forget_idle(self) -> None:
         if self.max_day is None:
             return
@@ -311,6 +325,7 @@ class WebGroup(KpiGroup[WebState]):
     def forget(self, key: str, state: WebState) -> None:
         """Take a forgotten visitor's sessions and last page view out of the aggregates."""
         self.changed.pop(key, None)
+        self._unindex(key, state.latest_day)  # a frozen one, thawed to be forgotten
         for session in sessions_of(state):
             if session.published:
                 self._count_session(session, -1)
@@ -345,21 +360,19 @@ class WebGroup(KpiGroup[WebState]):
 
     def freeze(self, key: str, state: WebState) -> Any:
         """A visitor's packed form and its latest and page-view days (a changed visitor is
-        settled first, as past :data:`HOT_VISITORS`)."""
+        settled first, as past :data:`HOT_VISITORS`); it leaves :attr:`by_latest`."""
         if state.packed is None:
             if self.changed.get(key) is state:
                 del self.changed[key]
             self._publish(state)
+        self._unindex(key, state.latest_day)
         return [state.packed, state.latest_day, state.pv_day]
 
-    def thaw(self, key: str, raw: Any, rekey: bool) -> WebState:
+    def thaw(self, key: str, raw: Any, stored: bool) -> WebState:
         state = packed_state(raw[0], raw[1], raw[2])
         latest = state.latest_day
-        if rekey and latest is not None:
-            peers = self.by_latest.get(latest)
-            if peers is not None and key in peers:  # keep the one copy of the key
-                del peers[key]
-                peers[key] = None
+        if stored and latest is not None:
+            self._index(key, latest)
         return state
 
     # -- reads --------------------------------------------------------------------
