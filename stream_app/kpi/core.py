@@ -452,18 +452,14 @@ class PartitionCore:
         route = self._routes[kind]
         key: str = getattr(event, route.key_field)
         states = route.states
-        found = states.get(key)
-        if found is not None:
-            state = found
+        state = states.get(key)
+        if state is not None:
             key = state.key  # the one shared copy of the string
         else:
-            frozen = route.frozen
-            raw = None if frozen is None else frozen.pop(key)
-            if raw is not None:  # a settled key, frozen: its state comes back
-                state = self._thaw(route.key_field, key, raw, True)
-            else:
-                state = KeyState(route.layout, key)
-            states[key] = state
+            if route.frozen is not None:  # a settled key, frozen: its state comes back
+                state = self._take_frozen(route.key_field, key)
+            if state is None:
+                state = states[key] = KeyState(route.layout, key)
         thawed = route.thawed
         if thawed is not None:  # now the key applied most recently
             if key in thawed:
