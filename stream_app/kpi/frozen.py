@@ -65,7 +65,7 @@ class FrozenStore:
         return self.live
 
     def __contains__(self, key: str) -> bool:
-        return self._slot(key)[0] >= 0
+        return self._slot(key) >= 0
 
     def _probe(self, h: int, needle: bytes | None) -> int:
         """Probing from hash ``h``: the slot of the key whose :func:`_needle` is
@@ -85,13 +85,12 @@ class FrozenStore:
                 return i
             i = (i + 1) & mask
 
-    def _slot(self, key: str) -> tuple[int, bytes]:
-        """(the slot of ``key`` or -1, its :func:`_needle`)."""
+    def _slot(self, key: str) -> int:
+        """The slot of ``key`` (-1 when absent)."""
         kb = key.encode()
         if len(kb) > 0xFFFF:
-            return -1, b""
-        needle = _needle(kb)
-        return self._probe(hash(key), needle), needle
+            return -1
+        return self._probe(hash(key), _needle(kb))
 
     def _value(self, off: int) -> bytes:
         _live, _tag, vlen, klen = _HEAD.unpack_from(self.arena, off)
@@ -100,12 +99,12 @@ class FrozenStore:
 
     def get(self, key: str) -> bytes | None:
         """The frozen form of ``key`` (None: not frozen here)."""
-        i = self._slot(key)[0]
+        i = self._slot(key)
         return None if i < 0 else self._value(self.slots[i] - 1)
 
     def pop(self, key: str) -> bytes | None:
         """Remove ``key`` and return its frozen form (None: not frozen here)."""
-        i = self._slot(key)[0]
+        i = self._slot(key)
         if i < 0:
             return None
         off = self.slots[i] - 1
