@@ -23,6 +23,9 @@ the consumer group, each owning some partitions; this supervisor starts them for
   must not run on, e.g. partition counts that differ) stops them all: exit code 2.
 - SIGTERM or SIGINT stops every process (each leaves the group and commits). Each process
   gets SIGTERM when the supervisor dies, kill -9 included (Linux ``PR_SET_PDEATHSIG``).
+  With no supervisor left to send SIGKILL after ``STOP_TIMEOUT_S``, a process keeps that
+  deadline itself (:func:`leave_when_orphaned`): one whose graceful stop hangs leaves
+  anyway, as after a kill -9, which the changelog and the committed offsets make safe.
 """
 
 from __future__ import annotations
@@ -35,6 +38,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -59,6 +64,10 @@ STOP_TIMEOUT_S = 60.0  # SIGTERM -> SIGKILL
 #: "<ready fd>,<go fd>" in a process's environment (see :func:`wait_for_siblings`)
 START_ENV = "CS_SUPERVISOR_START_FDS"
 FIRST_START_WAIT_S = 60.0  # the longest the first processes wait for a slow sibling
+#: a process whose supervisor died leaves this long after it (its graceful stop's time)
+ORPHAN_STOP_S = 30.0
+#: exit code of a process that left because its graceful stop outlasted ``ORPHAN_STOP_S``
+ORPHAN_EXIT_CODE = 75
 PR_SET_PDEATHSIG = 1
 
 
@@ -88,7 +97,33 @@ def wait_for_siblings() -> None:
     os.write(ready, b"1")
     os.close(ready)
     os.read(go, 1)  # b"" when the supervisor is gone (then SIGTERM follows: see above)
-    os.close(go)
+    leave_when_orphaned(go, ORPHAN_STOP_S)
+
+
+def leave_when_orphaned(go: int, deadline_s: float) -> threading.Thread:
+    """Watch the supervisor's end of the ``go`` pipe, which it holds open while this
+    process runs and never writes to again: end of file means the supervisor is gone
+    (the kernel closed its descriptors, kill -9 included). The SIGTERM Linux sends then
+    starts the graceful stop; if this process is still here ``deadline_s`` later, it
+    leaves with ``ORPHAN_EXIT_CODE``, as the supervisor's SIGKILL would have made it."""
+
+    def watch() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(go, 1):
+                pass
+        os.close(go)
+        time.sleep(deadline_s)  # the graceful stop's time; a daemon thread ends with it
+        print(
+            f"stream-app worker: the supervisor is gone and this process did not stop "
+            f"within {deadline_s:g} s: leaving now",
+            file=sys.stderr,
+            flush=True,
+        )
+        os._exit(ORPHAN_EXIT_CODE)
+
+    thread = threading.Thread(target=watch, name="leave-when-orphaned", daemon=True)
+    thread.start()
+    return thread
 
 
 def local_address(host: str) -> str:
@@ -204,17 +239,19 @@ class Supervisor:
                 os.close(go_r)
             child.starts += 1
             try:
-                # b"" when it died first
-                await loop.run_in_executor(None, os.read, ready_r, 1)
+                try:
+                    # b"" when it died first
+                    await loop.run_in_executor(None, os.read, ready_r, 1)
+                finally:
+                    os.close(ready_r)
                 if child.starts == 1:  # the first time: all join the group together
                     with contextlib.suppress(TimeoutError):
                         await asyncio.wait_for(self.first_start.wait(), FIRST_START_WAIT_S)
                 with contextlib.suppress(OSError):  # gone already
                     os.write(go_w, b"1")
+                code = await child.proc.wait()
             finally:
-                os.close(ready_r)
-                os.close(go_w)
-            code = await child.proc.wait()
+                os.close(go_w)  # open while it runs: see leave_when_orphaned
             if self.stopping.is_set():
                 return
             if code == 2:  # it printed why, in one line: the others would stop the same way
