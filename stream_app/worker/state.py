@@ -13,9 +13,11 @@ does, instead of only the records written since its last recovery.
 
 Record layout in the table (LZ4-compressed JSON, :func:`encode`): ``<key field>:<key>`` (e.g.
 ``account_id:acme``, :func:`stream_app.kpi.core.store_key`) -> that key's record,
-``m:<partition>`` -> partition meta (rejections, handled offsets). A batch writes its
-changed keys first and the meta last, to the same changelog partition, so a recovered
-meta never claims offsets whose key records are missing.
+``m:<partition>`` -> partition meta (rejections, handled offsets), and ``i:...`` -> a
+sealed chunk of a busy key's event ids (:mod:`stream_app.worker.id_chunks`). A batch
+writes its changed keys first (a key's new id chunks before its record) and the meta
+last, to the same changelog partition, so a recovered meta never claims offsets whose key
+records are missing.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import orjson
 
 from stream_app.kpi.core import PartitionCore
 from stream_app.kpi.settings import KpiSettings
+from stream_app.worker.id_chunks import CHUNK_PREFIX, IdChunks, parse_chunk_key
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +81,8 @@ class PartitionStates:
         self.settings = settings
         self.store = store  # the Faust store (``table.data``): a MutableMapping of bytes
         self.cores: dict[int, PartitionCore] = {}
+        #: per owned partition, the id chunks its keys have in the changelog
+        self.chunks: dict[int, IdChunks] = {}
 
     def owned(self) -> list[PartitionCore]:
         return [self.cores[p] for p in sorted(self.cores)]
@@ -94,6 +99,7 @@ class PartitionStates:
         wanted = set(partitions)
         for p in set(self.cores) - wanted:
             del self.cores[p]
+            self.chunks.pop(p, None)
         missing = wanted - set(self.cores)
         if missing:
             self.cores.update(self._load(missing))
@@ -114,23 +120,37 @@ class PartitionStates:
     def revoke(self, partitions: Iterable[int]) -> None:
         for p in partitions:
             self.cores.pop(p, None)
+            self.chunks.pop(p, None)
 
     def _load(self, partitions: set[int]) -> dict[int, PartitionCore]:
         cores = {p: PartitionCore(self.settings, p) for p in partitions}
-        for key, raw in list(self.store.items()):
-            if raw is None:
+        found: dict[int, dict[tuple[bytes, str, int, int], str]] = {p: {} for p in partitions}
+        items = list(self.store.items())
+        for key, raw in items:  # the id chunks first: a record is whole when loaded
+            if raw is not None and key.startswith(CHUNK_PREFIX):
+                chunk = decode(raw)
+                if chunk.get("p", -1) in found:
+                    found[chunk["p"]][parse_chunk_key(key)] = chunk["i"]
+        for p in partitions:
+            self.chunks[p] = IdChunks(p)
+        for key, raw in items:
+            if raw is None or key.startswith(CHUNK_PREFIX):
                 continue
             record = decode(raw)
-            core = cores.get(record.get("p", -1))
+            p = record.get("p", -1)
+            core = cores.get(p)
             if core is None:
                 continue
             if key.startswith(META_PREFIX):
                 core.load_meta(record)
             else:
+                record = self.chunks[p].join(key, record, found[p])
                 try:
                     core.load_key(key.decode(), record)
                 except ValueError as exc:  # a record of a layout this version does not know
                     log.warning("state record skipped: %s", exc)
+        for p in partitions:
+            self.chunks[p].orphaned(found[p])
         return cores
 
     def persist(self, partitions: Iterable[int]) -> list[Write]:
@@ -146,8 +166,12 @@ class PartitionStates:
         core = self.cores.get(partition)
         if core is None:
             return
+        chunks = self.chunks.get(partition)
+        if chunks is None:
+            chunks = self.chunks[partition] = IdChunks(partition)
+        yield from chunks.take_orphans()
         for name, record in core.take_dirty():
-            yield self._store(partition, name.encode(), record)
+            yield from chunks.split(name.encode(), record, encode)
         yield self._store(partition, meta_key(partition), core.meta_record())
 
     def _store(self, partition: int, key: bytes, record: Mapping[str, Any] | None) -> Write:
