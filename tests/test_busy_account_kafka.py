@@ -72,3 +72,40 @@ def test_a_busy_accounts_ids_survive_a_kill(
     duplicates = sum(v for k, v in metrics.items() if k.startswith("cs_events_duplicate_total"))
     assert duplicates >= len(copies)  # the ids of before the kill, all recovered
     assert diff(live, replayed(first + second, tmp_path, as_of)) == {}
+
+
+def test_an_account_of_100000_users_is_written_and_recovered(
+    kafka: LocalKafka, topic_prefix: str, tmp_path: Path
+) -> None:
+    """Its record (every user's activity: ~1.5 MB of LZ4) is over the broker's default
+    message.max.bytes: the changelog the worker creates takes it (STATE_RECORD_MAX_BYTES),
+    and a worker killed with -9 recovers it."""
+    end = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=2)
+    users: list[dict[str, object]] = [
+        {
+            "event_id": f"wide-{i:06d}",
+            "type": "feature_used",
+            "ts": (end - timedelta(seconds=i % 3_000)).isoformat(),
+            "account_id": "acct-wide",
+            "user_id": f"wide-user-{i:06d}",
+            "feature": "reports",
+        }
+        for i in range(100_000)
+    ]
+    later = busy_events(50)
+    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
+    asyncio.run(create_for(kafka.bootstrap, worker))
+    worker.start()
+    try:
+        sent = send(kafka.bootstrap, worker, users)
+        wait_for(lambda: handled(worker.metrics()) >= sent, 180, "the users' events")
+        wait_for(lambda: committed(worker), 120, "the account's state committed")
+        worker.stop(sig=signal.SIGKILL)
+        worker.start()
+        sent += send(kafka.bootstrap, worker, later + users[:10])  # 10 copies
+        wait_for(lambda: handled(worker.metrics()) >= sent, 240, "after the restart")
+        as_of = datetime.now(UTC)
+        live = cs_sum([worker.metrics()])
+    finally:
+        worker.stop()
+    assert diff(live, replayed(users + later + users[:10], tmp_path, as_of)) == {}

@@ -44,6 +44,11 @@ from stream_app.worker.state import PartitionStates
 
 log = logging.getLogger(__name__)
 PRODUCER_BATCH_BYTES = 1024 * 1024  # the broker's default message.max.bytes
+#: ``max.message.bytes`` of the state changelog the worker creates: an account's record
+#: grows with its users active in the windows (20,000 users: ~310 kB; past ~65,000 it
+#: would exceed the broker's default 1 MB and its state write would fail). A busy key's
+#: event ids do not count: they go to records of their own (id_chunks.py)
+STATE_RECORD_MAX_BYTES = 8 * 1024 * 1024
 FORWARD_LOG_EVERY_S = 60.0  # at most one "forwarding" warning per topic per minute
 
 #: ``cs_`` families only the worker exports (``stream-app replay`` has no Kafka to count
@@ -179,6 +184,7 @@ class KpiWorker:
             value_type=bytes,
             partitions=settings.partitions,
             default=None,
+            extra_topic_configs={"max.message.bytes": str(STATE_RECORD_MAX_BYTES)},
         )
         self.states = PartitionStates(settings, self.table.data)
         self.metrics = PipelineMetrics.create(self.registry)
@@ -227,7 +233,7 @@ class KpiWorker:
             broker_heartbeat_interval=min(s.heartbeat_interval_s, s.session_timeout_s / 3),
             broker_rebalance_timeout=s.session_timeout_s,
             broker_max_poll_interval=max(30.0, s.session_timeout_s * 3),
-            producer_max_request_size=max(s.max_message_bytes * 2, 4 * 1024 * 1024),
+            producer_max_request_size=max(s.max_message_bytes * 2, STATE_RECORD_MAX_BYTES * 2),
             # aiokafka buffers one batch per partition and makes the next send wait until
             # it is drained: with the default 16 KB, a state flush of a few hundred account
             # records waited on the broker every few records (0.5 ms a record)
