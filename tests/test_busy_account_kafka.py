@@ -43,6 +43,31 @@ def committed(worker: WorkerProcess) -> bool:
     return bool(lag) and sum(lag) == 0
 
 
+def through_a_kill(
+    kafka: LocalKafka,
+    topic_prefix: str,
+    tmp_path: Path,
+    first: list[dict[str, object]],
+    second: list[dict[str, object]],
+) -> tuple[dict[str, float], datetime]:
+    """A worker applies and commits ``first``, is killed with -9, starts again and
+    applies ``second``: its /metrics then, and when they were read."""
+    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
+    asyncio.run(create_for(kafka.bootstrap, worker))
+    worker.start()
+    try:
+        sent = send(kafka.bootstrap, worker, first)
+        wait_for(lambda: handled(worker.metrics()) >= sent, 180, "the events before the kill")
+        wait_for(lambda: committed(worker), 120, "their state committed")
+        worker.stop(sig=signal.SIGKILL)
+        worker.start()
+        sent += send(kafka.bootstrap, worker, second)
+        wait_for(lambda: handled(worker.metrics()) >= sent, 240, "the events after the kill")
+        return worker.metrics(), datetime.now(UTC)
+    finally:
+        worker.stop()
+
+
 def test_a_busy_accounts_ids_survive_a_kill(
     kafka: LocalKafka, topic_prefix: str, tmp_path: Path
 ) -> None:
@@ -53,22 +78,8 @@ def test_a_busy_accounts_ids_survive_a_kill(
     # after the restart: the rest, and copies of the busy account's events from before
     copies = random.Random(3).sample(busy[: BUSY // 2], 300)
     second = others[len(others) // 2 :] + busy[BUSY // 2 :] + copies
-    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
-    asyncio.run(create_for(kafka.bootstrap, worker))
-    worker.start()
-    try:
-        sent = send(kafka.bootstrap, worker, first)
-        wait_for(lambda: handled(worker.metrics()) >= sent, 180, "first half")
-        wait_for(lambda: committed(worker), 120, "the first half committed")
-        worker.stop(sig=signal.SIGKILL)
-        worker.start()
-        sent += send(kafka.bootstrap, worker, second)
-        wait_for(lambda: handled(worker.metrics()) >= sent, 240, "second half")
-        as_of = datetime.now(UTC)
-        metrics = worker.metrics()
-        live = cs_sum([metrics])
-    finally:
-        worker.stop()
+    metrics, as_of = through_a_kill(kafka, topic_prefix, tmp_path, first, second)
+    live = cs_sum([metrics])
     duplicates = sum(v for k, v in metrics.items() if k.startswith("cs_events_duplicate_total"))
     assert duplicates >= len(copies)  # the ids of before the kill, all recovered
     assert diff(live, replayed(first + second, tmp_path, as_of)) == {}
@@ -92,20 +103,6 @@ def test_an_account_of_100000_users_is_written_and_recovered(
         }
         for i in range(100_000)
     ]
-    later = busy_events(50)
-    worker = WorkerProcess(kafka.bootstrap, topic_prefix, tmp_path)
-    asyncio.run(create_for(kafka.bootstrap, worker))
-    worker.start()
-    try:
-        sent = send(kafka.bootstrap, worker, users)
-        wait_for(lambda: handled(worker.metrics()) >= sent, 180, "the users' events")
-        wait_for(lambda: committed(worker), 120, "the account's state committed")
-        worker.stop(sig=signal.SIGKILL)
-        worker.start()
-        sent += send(kafka.bootstrap, worker, later + users[:10])  # 10 copies
-        wait_for(lambda: handled(worker.metrics()) >= sent, 240, "after the restart")
-        as_of = datetime.now(UTC)
-        live = cs_sum([worker.metrics()])
-    finally:
-        worker.stop()
-    assert diff(live, replayed(users + later + users[:10], tmp_path, as_of)) == {}
+    second = busy_events(50) + users[:10]  # 10 copies
+    metrics, as_of = through_a_kill(kafka, topic_prefix, tmp_path, users, second)
+    assert diff(cs_sum([metrics]), replayed(users + second, tmp_path, as_of)) == {}
