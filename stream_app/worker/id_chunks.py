@@ -81,11 +81,10 @@ class IdChunks:
         p = self.partition
         known = self.written.get(key, {})
         if record is None:
-            stale = [
-                chunk_key(key, r, g, j) for r, (g, old) in known.items() for j in range(len(old))
-            ]
             self.written.pop(key, None)
-            return [(p, key, None), *((p, k, None) for k in stale)]
+            return [(p, key, None)] + [
+                w for role, (g, old) in known.items() for w in self._deletes(key, role, g, old)
+            ]
         ids: Mapping[str, str] = record.get("h") or {}
         if not known and not any(len(text) >= CHUNKED_FROM for text in ids.values()):
             return [(p, key, encode(record))]  # the common case: whole
@@ -98,13 +97,13 @@ class IdChunks:
             g, old = known.get(role, (-1, []))
             if len(text) < CHUNKED_FROM:
                 if old:  # no longer chunked (the horizon dropped days)
-                    after += [(p, chunk_key(key, role, g, j), None) for j in range(len(old))]
+                    after += self._deletes(key, role, g, old)
                     now[role] = (g, [])
                 continue
             count = len(text) // CHUNK_CHARS
             hashes = _hashes(text, count)
             if g < 0 or hashes[: len(old)] != old:  # ids before the tail changed
-                after += [(p, chunk_key(key, role, g, j), None) for j in range(len(old))]
+                after += self._deletes(key, role, g, old)
                 g, old = g + 1, []
             for j in range(len(old), count):
                 chunk = text[j * CHUNK_CHARS : (j + 1) * CHUNK_CHARS]
@@ -114,10 +113,16 @@ class IdChunks:
             now[role] = (g, hashes)
         for role, (g, old) in known.items():
             if role not in ids:  # the role's ids are gone
-                after += [(p, chunk_key(key, role, g, j), None) for j in range(len(old))]
+                after += self._deletes(key, role, g, old)
         self.written[key] = now
         whole = {**record, "h": tails, "hc": named} if named else {**record, "h": tails}
         return [*before, (p, key, encode(whole)), *after]
+
+    def _deletes(self, key: bytes, role: str, generation: int, written: list[int]) -> list[Write]:
+        """Deletions of the chunks of a generation of ``key``'s ``role``."""
+        return [
+            (self.partition, chunk_key(key, role, generation, j), None) for j in range(len(written))
+        ]
 
     def join(
         self, key: bytes, record: dict[str, Any], chunks: dict[tuple[bytes, str, int, int], str]
