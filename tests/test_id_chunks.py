@@ -216,3 +216,22 @@ def test_any_commits_load_back_the_live_ids(steps: list[tuple[int, int, int, boo
         assert all(len(v) < 4 * CHUNK_CHARS for _, _, v in writes if v is not None)
         if sent:
             assert ids_of(loaded(log).cores[PARTITION]) == ids_of(live.cores[PARTITION])
+
+
+def test_a_record_whose_chunks_went_missing_starts_a_new_generation() -> None:
+    """A chunk lost from the changelog (not something this version writes): the key loads
+    with the ids it still has, and its next write puts every chunk under a new generation
+    and deletes the old one, so no chunk is left that no record names."""
+    live = PartitionStates(Settings(), {})
+    log = Changelog()
+    ingest(live, events(0, 3_000), 0)
+    log.apply(live.persist([PARTITION]))
+    old = sorted(log.chunks())
+    del log.store[chunk_key(KEY, "product", 0, 1)]  # the second chunk is lost
+    back = loaded(log)
+    assert len(ids_of(back.cores[PARTITION])) == 3_000 - CHUNK_CHARS // 16
+    ingest(back, events(3_000, 10), 3_000)
+    log.apply(back.persist([PARTITION]))
+    assert log.chunks() == log.named_chunks()
+    assert not set(old) & log.chunks()  # generation 0 deleted, chunk by chunk
+    assert ids_of(loaded(log).cores[PARTITION]) == ids_of(back.cores[PARTITION])

@@ -140,7 +140,10 @@ class IdChunks:
             if missing:  # not written by this version: a lost chunk loses its ids only
                 log.warning("%d id chunks of %r (%s) missing", missing, key, role)
             text = "".join(part or "" for part in parts)
-            written[role] = (g, _hashes(text, count) if not missing else [])
+            # with a chunk missing, the rest no longer sit where the record says: hashes
+            # no chunk has (xxh3 gives unsigned ints), so the next write starts a new
+            # generation and deletes every chunk of this one
+            written[role] = (g, [-1] * count if missing else _hashes(text, count))
             ids[role] = text + ids.get(role, "")
         self.written[key] = written
         return record
