@@ -32,14 +32,11 @@ import orjson
 
 from stream_app.kpi.core import PartitionCore
 from stream_app.kpi.settings import KpiSettings
-from stream_app.worker.id_chunks import CHUNK_PREFIX, IdChunks, parse_chunk_key
+from stream_app.worker.id_chunks import CHUNK_PREFIX, IdChunks, Write, parse_chunk_key
 
 log = logging.getLogger(__name__)
 
 META_PREFIX = b"m:"
-
-
-Write = tuple[int, bytes, bytes | None]  # (changelog partition, key, value; None: delete)
 
 
 #: first byte of a record in the current format: LZ4 (block, uncompressed size stored) of
