@@ -6,7 +6,9 @@ kill -9 and rebalances run on a broker in ``test_faults_kafka.py``."""
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import AsyncIterator, Sequence
+from types import SimpleNamespace
 from typing import Any
 
 import faust
@@ -491,3 +493,39 @@ def test_source_records_come_as_aiokafka_decoded_them() -> None:
         (ConsumerRecord, "changelog", 0, b"c0"),
         (ConsumerRecord, "changelog", 1, b"c1"),
     ]
+
+
+@pytest.mark.asyncio
+async def test_the_drain_loop_lets_applied_records_go_while_it_waits_for_the_next_fetch(
+    shell: Shell,
+) -> None:
+    """An idle worker (caught up, a fetch in flight with nothing to return) holds no
+    record of its last fetch: they were kept until the next fetch returned."""
+
+    class Records(list[ConsumerRecord[bytes, bytes]]):  # a list that takes a weak reference
+        pass
+
+    c = shell.consumer
+    fetched = Records(records(SRC0, [0, 1, 2]))
+    gone = weakref.ref(fetched)
+    nothing_yet: asyncio.Future[tuple[Any, Any]] = asyncio.get_running_loop().create_future()
+    fetches = [(c._epoch(), {SRC0: fetched})]
+    del fetched
+
+    async def fetch() -> tuple[Any, Any]:
+        return fetches.pop() if fetches else await nothing_yet
+
+    c._fetch = fetch
+    fetcher = SimpleNamespace(_stopped=asyncio.Event())
+    drain = asyncio.create_task(c._drain_messages(fetcher))
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0)
+            if shell.applied and gone() is None:
+                break
+        assert shell.applied == [(SRC0, [0, 1, 2])]
+        assert gone() is None  # nothing holds the applied records while the loop waits
+    finally:
+        fetcher._stopped.set()
+        nothing_yet.set_result((c._epoch(), None))
+        await asyncio.wait_for(drain, 5)

@@ -314,6 +314,9 @@ def install_batch_consumer(
                     # no commit every N messages: a commit writes every changed account,
                     # so commits (and state writes) come once per commit interval
                     self.diag.unset_flag(CONSUMER_FETCHING)
+                    # the applied records go now: kept until the next fetch returns, an
+                    # idle worker held its last fetch (up to ``max_poll_records``)
+                    records = recs = None
             except self.consumer_stopped_errors:
                 if self.transport.app.should_stop:
                     return
