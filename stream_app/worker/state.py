@@ -169,9 +169,5 @@ class PartitionStates:
         yield from chunks.take_orphans()
         for name, record in core.take_dirty():
             yield from chunks.split(name.encode(), record, encode)
-        yield self._store(partition, meta_key(partition), core.meta_record())
-
-    def _store(self, partition: int, key: bytes, record: Mapping[str, Any] | None) -> Write:
-        """The changelog write of one record (None: a key the core forgot, a tombstone).
-        Nothing is kept in the store: the core holds the state."""
-        return partition, key, None if record is None else encode(record)
+        # nothing is kept in the store: the core holds the state
+        yield partition, meta_key(partition), encode(core.meta_record())
