@@ -1,4 +1,8 @@
-"""Run ``stream-app worker`` as a real subprocess for integration tests."""
+"""Run ``stream-app worker`` as a real subprocess for integration tests.
+
+Workers log at ``warning`` (``CS_TEST_LOGLEVEL=info`` shows Faust's rebalances and
+recoveries); a :func:`wait_for` that times out adds the log tail of every worker still
+running to its error."""
 
 from __future__ import annotations
 
@@ -18,6 +22,9 @@ from stream_app.ports import free_port
 
 T = TypeVar("T")
 
+#: workers started and not stopped yet: a wait that times out shows their logs
+_RUNNING: list[WorkerProcess] = []
+
 
 def wait_for(
     condition: Callable[[], T | None], timeout: float, what: str, interval: float = 0.2
@@ -34,7 +41,13 @@ def wait_for(
         if value:
             return value
         time.sleep(interval)  # polling interval of a condition wait, not a fixed wait
-    raise TimeoutError(f"timed out after {timeout}s waiting for {what} (last error: {last_error})")
+    logs = "".join(
+        f"\n--- log of the worker on port {w.port} (last 3000 characters) ---\n{w.log_tail(3000)}"
+        for w in _RUNNING
+    )
+    raise TimeoutError(
+        f"timed out after {timeout}s waiting for {what} (last error: {last_error}){logs}"
+    )
 
 
 class WorkerProcess:
@@ -79,13 +92,21 @@ class WorkerProcess:
     def start(self) -> WorkerProcess:
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stream_app.cli", "worker", "--loglevel", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "stream_app.cli",
+                "worker",
+                "--loglevel",
+                os.environ.get("CS_TEST_LOGLEVEL", "warning"),
+            ],
             env=self.env,
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         log.close()
+        _RUNNING.append(self)
         return self
 
     def run_to_exit(self, timeout: float) -> int:
@@ -107,6 +128,8 @@ class WorkerProcess:
         return self.log_path.read_text(errors="replace")[-n:] if self.log_path.exists() else ""
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         if self.proc is None or self.proc.poll() is not None:
             return
         with contextlib.suppress(ProcessLookupError):
