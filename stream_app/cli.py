@@ -64,6 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from aiokafka.errors import KafkaConnectionError
     from pydantic import ValidationError
 
+    from stream_app.produce import DeliveryFailed
+
     args = build_parser().parse_args(argv)
     prog = f"stream-app {args.command}"
     try:
@@ -75,6 +77,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KafkaConnectionError as exc:
         broker = getattr(args, "broker", None)
         return fail(prog, f"cannot reach the Kafka broker {broker or ''}: {exc}")
+    except DeliveryFailed as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return 1  # the broker's refusal, not a mistake on the command line
     except OSError as exc:
         if exc.filename is None:
             raise

@@ -4,6 +4,7 @@ paced."""
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
@@ -46,6 +47,52 @@ class Pacer:
             await asyncio.sleep(ahead)  # pacing a producer, not a test wait
 
 
+class DeliveryFailed(Exception):
+    """Some events were handed to the producer but never acknowledged by the broker (a
+    batch whose retries ran out, a record the topic refuses)."""
+
+    def __init__(self, failed: int, sent: int, first: BaseException) -> None:
+        super().__init__(
+            f"{failed:,} of {sent:,} events were not delivered (first error: "
+            f"{type(first).__name__}: {first})"
+        )
+        self.failed, self.sent, self.first = failed, sent, first
+
+
+class Deliveries:
+    """The broker's answers to the events sent: each send's future is kept until it is
+    done, and a failed one is counted (aiokafka reports a batch that failed, after its
+    retries, only on the futures of its records; ``flush()`` does not raise)."""
+
+    def __init__(self) -> None:
+        self.pending: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.failed = 0
+        self.first: BaseException | None = None
+
+    def add(self, future: asyncio.Future[Any]) -> None:
+        self.pending.append(future)
+
+    def settle(self) -> None:
+        """Count the answers received so far, oldest first, and let them go."""
+        pending = self.pending
+        while pending and pending[0].done():
+            self._count(pending.popleft())
+
+    async def wait(self) -> None:
+        """Wait for every answer."""
+        while self.pending:
+            future = self.pending.popleft()
+            await asyncio.wait([future])
+            self._count(future)
+
+    def _count(self, future: asyncio.Future[Any]) -> None:
+        error = None if future.cancelled() else future.exception()
+        if future.cancelled() or error is not None:
+            self.failed += 1
+            if self.first is None:
+                self.first = error if error is not None else asyncio.CancelledError()
+
+
 async def produce(
     broker: str,
     topics: Mapping[str, str],
@@ -53,12 +100,15 @@ async def produce(
     rate: float | None = None,
     producer: AIOKafkaProducer | None = None,
 ) -> int:
-    """Send ``events`` (dicts, or pre-encoded bytes routed to the product topic)."""
+    """Send ``events`` (dicts, or pre-encoded bytes routed to the product topic) and wait
+    until the broker has acknowledged each of them; their count. Raises
+    :class:`DeliveryFailed` when some were not delivered."""
     own = producer is None
     if producer is None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap_of(broker), linger_ms=20)
         await producer.start()
     pacer = Pacer(rate)
+    deliveries = Deliveries()
     count = 0
     try:
         for event in events:
@@ -67,14 +117,18 @@ async def produce(
             else:
                 topic, key = route(event, topics)
                 value = orjson.dumps(event)
-            await producer.send(topic, value, key=key)
+            deliveries.add(await producer.send(topic, value, key=key))
             count += 1
             if count % 100 == 0:
+                deliveries.settle()
                 await pacer.tick(100)
         await producer.flush()
+        await deliveries.wait()
     finally:
         if own:
             await producer.stop()
+    if deliveries.first is not None:
+        raise DeliveryFailed(deliveries.failed, count, deliveries.first)
     return count
 
 
