@@ -529,3 +529,46 @@ async def test_the_drain_loop_lets_applied_records_go_while_it_waits_for_the_nex
         fetcher._stopped.set()
         nothing_yet.set_result((c._epoch(), None))
         await asyncio.wait_for(drain, 5)
+
+
+@pytest.mark.asyncio
+async def test_a_rebalance_ends_a_per_message_list_and_an_undelivered_record_keeps_its_offset(
+    shell: Shell,
+) -> None:
+    """Changelog records go one by one through Faust's path: once the flow stops (a
+    revocation), the rest of the list is neither delivered nor counted as read."""
+    c = shell.consumer
+    c.resume_flow()
+    delivered: list[int] = []
+
+    async def revoked_after_the_first(message: Any) -> None:
+        delivered.append(message.offset)
+        c.stop_flow()  # what Faust's revocation does
+
+    c.callback = revoked_after_the_first
+    await c._deliver_each(OTHER, records(OTHER, [0, 1, 2]), c._epoch())
+    assert delivered == [0]
+    assert c._read_offset[OTHER] == 0
+
+    # a delivery the suspension cuts short (the callback waits, then is cancelled)
+    c.resume_flow()
+    started = asyncio.Event()
+
+    async def blocked(message: Any) -> None:
+        started.set()
+        await asyncio.get_running_loop().create_future()  # never delivered
+
+    c.callback = blocked
+    delivery = asyncio.create_task(c._deliver_each(OTHER, records(OTHER, [1, 2]), c._epoch()))
+    await asyncio.wait_for(started.wait(), 5)
+    c.stop_flow()  # sets suspend_flow
+    await asyncio.wait_for(delivery, 5)
+    assert c._read_offset[OTHER] == 0  # record 1 was not delivered: still unread
+
+    # and a list from before the current epoch is not delivered at all
+    c.resume_flow()
+    c.callback = revoked_after_the_first
+    old_epoch = c._epoch()
+    await c.on_partitions_revoked(set())
+    await c._deliver_each(OTHER, records(OTHER, [1, 2]), old_epoch)
+    assert delivered == [0]

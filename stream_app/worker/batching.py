@@ -310,7 +310,7 @@ def install_batch_consumer(
                         if tp.topic in topics:
                             await self._apply_batch(tp, recs, epoch)
                         else:
-                            await self._deliver_each(tp, recs)
+                            await self._deliver_each(tp, recs, epoch)
                     # no commit every N messages: a commit writes every changed account,
                     # so commits (and state writes) come once per commit interval
                     self.diag.unset_flag(CONSUMER_FETCHING)
@@ -391,8 +391,17 @@ def install_batch_consumer(
                 self._source_next.pop(tp, None)  # Faust's acks: redelivered, deduped
             await super().on_partitions_revoked(revoked)
 
-        async def _deliver_each(self, tp: TP, recs: Sequence[Any]) -> None:
-            for rec in recs:  # Faust's normal per-message path (changelogs, other topics)
+        async def _deliver_each(self, tp: TP, recs: Sequence[Any], epoch: tuple[int, int]) -> None:
+            """Faust's normal per-message path (changelogs, other topics), record by
+            record. As in Faust's ``getmany``, a rebalance (flow stopped, or a new epoch)
+            ends the list: what is left is fetched again from where the new assignment
+            seeks. A record whose delivery the rebalance cut short (``wait_first`` returns
+            on ``suspend_flow``, its callback cancelled) does not move the read offset,
+            which the loop's filter reads (Faust's loop moves it all the same; the seek
+            that follows a rebalance resets it, so this only matters if none follows)."""
+            for rec in recs:
+                if not self.flow_active or self._epoch() != epoch:
+                    return
                 r_offset = self._read_offset[tp]
                 if (
                     r_offset
@@ -400,9 +409,10 @@ def install_batch_consumer(
                     and self.app.topics.acks_enabled_for(rec.topic)
                 ):
                     await self._add_gap(tp, r_offset + 1, rec.offset)
-                await self.wait_first(
-                    self.callback(self._to_message(tp, rec)), self.suspend_flow.wait()
-                )
+                delivery = self.callback(self._to_message(tp, rec))
+                waited = await self.wait_first(delivery, self.suspend_flow.wait())
+                if delivery not in waited.done:
+                    return  # suspended (a rebalance) or stopping: not delivered
                 self._read_offset[tp] = rec.offset
 
     transport: Any = app.transport
