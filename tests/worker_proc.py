@@ -42,7 +42,7 @@ def wait_for(
             return value
         time.sleep(interval)  # polling interval of a condition wait, not a fixed wait
     logs = "".join(
-        f"\n--- log of the worker on port {w.port} (last 3000 characters) ---\n{w.log_tail(3000)}"
+        f"\n--- log of the worker on port {w.port} (last 6000 characters) ---\n{w.log_tail(6000)}"
         for w in _RUNNING
     )
     raise TimeoutError(
