@@ -79,18 +79,17 @@ class Deliveries:
             self._count(pending.popleft())
 
     async def wait(self) -> None:
-        """Wait for every answer."""
-        while self.pending:
-            future = self.pending.popleft()
-            await asyncio.wait([future])
-            self._count(future)
+        """Wait for every answer, and count them."""
+        if self.pending:
+            await asyncio.wait(self.pending)
+        self.settle()
 
     def _count(self, future: asyncio.Future[Any]) -> None:
-        error = None if future.cancelled() else future.exception()
-        if future.cancelled() or error is not None:
+        error = asyncio.CancelledError() if future.cancelled() else future.exception()
+        if error is not None:
             self.failed += 1
             if self.first is None:
-                self.first = error if error is not None else asyncio.CancelledError()
+                self.first = error
 
 
 async def produce(

@@ -1,8 +1,8 @@
 """Run ``stream-app worker`` as a real subprocess for integration tests.
 
 Workers log at ``warning`` (``CS_TEST_LOGLEVEL=info`` shows Faust's rebalances and
-recoveries); a :func:`wait_for` that times out adds the log tail of every worker still
-running to its error."""
+recoveries); a :func:`wait_for` that times out adds the log tail of every worker started
+and not stopped to its error."""
 
 from __future__ import annotations
 
