@@ -55,6 +55,12 @@ class Settings(KpiSettings, TopicSettings):
         description="worker processes of this command, one consumer group behind one port "
         "(auto: one per CPU; stream_app/worker/processes.py)",
     )
+    allocator: Literal["auto", "jemalloc", "python"] = Field(
+        "auto",
+        description="memory allocator of `stream-app worker`: jemalloc for every object "
+        "(auto: when libjemalloc.so.2 is installed; python: CPython's own), which returns "
+        "what a backlog leaves behind where CPython's arenas keep it (stream_app/allocator.py)",
+    )
     batch_hook: bool = Field(True, description="consumer-level batches (False: a Faust agent)")
     batch_size: int = Field(2000, ge=1, description="agent path: events applied at once")
     batch_within_s: float = Field(0.2, gt=0, description="max wait to fill a batch")

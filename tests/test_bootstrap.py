@@ -1,8 +1,9 @@
 """``./dev``'s bootstrap: which Debian packages it installs, each tool checked on its own.
 
 ``scripts/missing-debian-packages`` runs with PATH pointing at a directory of stub
-executables, so the test sees exactly what a machine with those tools would install
-(nothing is installed)."""
+executables and ``CS_LIBRARY_DIRS`` at a directory of stub libraries, so the test sees
+exactly what a machine with those tools and libraries would install (nothing is
+installed)."""
 
 from __future__ import annotations
 
@@ -26,15 +27,25 @@ ALL_TOOLS = (
 )
 
 
-def missing(tmp_path: Path, present: tuple[str, ...]) -> list[str]:
+ALL_LIBRARIES = ("libjemalloc.so.2",)
+
+
+def missing(
+    tmp_path: Path, present: tuple[str, ...], libraries: tuple[str, ...] = ALL_LIBRARIES
+) -> list[str]:
     stubs = tmp_path / "bin"
     stubs.mkdir()
     for tool in present:
         stub = stubs / tool
         stub.write_text("#!/bin/sh\nexit 0\n")
         stub.chmod(0o755)
+    lib = tmp_path / "lib"
+    lib.mkdir()
+    for library in libraries:
+        (lib / library).write_bytes(b"")
+    env = {"PATH": str(stubs), "CS_LIBRARY_DIRS": f"{tmp_path / 'none'} {lib}"}
     result = subprocess.run(
-        [BASH, str(SCRIPT)], env={"PATH": str(stubs)}, capture_output=True, text=True, check=True
+        [BASH, str(SCRIPT)], env=env, capture_output=True, text=True, check=True
     )
     assert result.stderr == ""
     return result.stdout.split()
@@ -68,6 +79,31 @@ def test_each_tool_is_checked_on_its_own(
     tmp_path: Path, present: tuple[str, ...], expected: list[str]
 ) -> None:
     assert missing(tmp_path, present) == expected
+
+
+LIBRARY_CASES = [
+    # (libraries in the linker's directories, packages it must install)
+    (ALL_LIBRARIES, []),
+    ((), ["libjemalloc2"]),
+]
+
+
+@pytest.mark.parametrize(("libraries", "expected"), LIBRARY_CASES)
+def test_each_library_is_looked_for_in_the_linkers_directories(
+    tmp_path: Path, libraries: tuple[str, ...], expected: list[str]
+) -> None:
+    assert missing(tmp_path, ALL_TOOLS, libraries) == expected
+
+
+def test_a_machine_without_anything_installs_every_package(tmp_path: Path) -> None:
+    assert missing(tmp_path, (), ()) == [
+        "openjdk-17-jre-headless",
+        "maven",
+        "prometheus",
+        "prometheus-alertmanager",
+        "chromium",
+        "libjemalloc2",
+    ]
 
 
 def test_dev_bootstraps_through_the_detection() -> None:

@@ -1,4 +1,5 @@
-"""Giving freed memory back to the system (glibc only; elsewhere these do nothing).
+"""Giving freed memory back to the system (glibc, or jemalloc when the worker runs on it:
+:mod:`stream_app.allocator`; elsewhere these do nothing).
 
 What a worker allocates while it consumes is mostly short-lived: fetched record batches
 (up to 1 MB a partition), the records built from them, encoded state records and the
@@ -22,7 +23,10 @@ producer's batches. Two glibc behaviours keep that memory in the process after i
 
 Neither lowers the peak; they lower what stays resident afterwards. Objects Python's own
 allocator holds (arenas of small objects) are returned by Python when an arena is empty,
-whatever this module does.
+whatever this module does. On jemalloc (``CS_ALLOCATOR``, the default when it is
+installed) every object is jemalloc's, and :func:`release_free_memory` asks it to return
+the unused pages of all its arenas at once instead (``arena.<all>.purge``), at the same
+moments.
 """
 
 from __future__ import annotations
@@ -32,6 +36,8 @@ import ctypes.util
 import logging
 import time
 from typing import Any
+
+from stream_app.allocator import on_jemalloc
 
 log = logging.getLogger(__name__)
 
@@ -63,19 +69,31 @@ def _glibc() -> Any | None:
 
 
 _LIBC = _glibc()
+#: jemalloc's command returning the unused pages of every arena (``MALLCTL_ARENAS_ALL``)
+PURGE_ALL = b"arena.4096.purge"
+
+
+def _jemalloc() -> Any | None:
+    """This process's symbols when it allocates with jemalloc (its ``mallctl``)."""
+    return ctypes.CDLL(None) if on_jemalloc() else None
+
+
+_JEMALLOC = _jemalloc()
 
 
 def tune_allocator() -> bool:
     """Fix glibc's mmap threshold at :data:`MMAP_THRESHOLD_BYTES` (see the module's
-    docstring). True when it was set."""
-    if _LIBC is None:
+    docstring). True when it was set (never on jemalloc: glibc does not allocate then)."""
+    if _LIBC is None or _JEMALLOC is not None:
         return False
     return bool(_LIBC.mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD_BYTES))
 
 
 def release_free_memory() -> bool:
     """``malloc_trim(0)``: return the heap's free pages to the system. True when some
-    memory was returned."""
+    memory was returned. On jemalloc: its purge of every arena; True when it ran."""
+    if _JEMALLOC is not None:
+        return _JEMALLOC.mallctl(PURGE_ALL, None, None, None, ctypes.c_size_t(0)) == 0
     if _LIBC is None:
         return False
     return bool(_LIBC.malloc_trim(0))
