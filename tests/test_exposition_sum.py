@@ -140,13 +140,15 @@ def test_pages_of_key_shares_merge_to_the_whole(tmp_path: Path) -> None:
         (
             [
                 {"handled": 5, "first_batch_at": 10.0, "last_batch_at": 20.0, "partitions": [0, 2],
-                 "core": "compiled", "trimmed_at": None, "trimmed_handled": None},
+                 "core": "compiled", "allocator": "jemalloc", "trimmed_at": None,
+                 "trimmed_handled": None},
                 {"handled": 7, "first_batch_at": 9.0, "last_batch_at": 19.0, "partitions": [1, 3],
-                 "core": "compiled", "trimmed_at": 30.0, "trimmed_handled": 7},
+                 "core": "compiled", "allocator": "jemalloc", "trimmed_at": 30.0,
+                 "trimmed_handled": 7},
             ],
             {"handled": 12, "first_batch_at": 9.0, "last_batch_at": 20.0,
-             "partitions": [0, 1, 2, 3], "core": "compiled", "trimmed_at": None,
-             "trimmed_handled": None},
+             "partitions": [0, 1, 2, 3], "core": "compiled", "allocator": "jemalloc",
+             "trimmed_at": None, "trimmed_handled": None},
         ),
         (
             [
@@ -156,7 +158,7 @@ def test_pages_of_key_shares_merge_to_the_whole(tmp_path: Path) -> None:
                  "core": "pure", "trimmed_at": 30.0, "trimmed_handled": 7},
             ],
             {"handled": 7, "first_batch_at": 9.0, "last_batch_at": 19.0, "partitions": [3],
-             "core": "pure", "trimmed_at": 31.0, "trimmed_handled": 7},
+             "core": "pure", "allocator": None, "trimmed_at": 31.0, "trimmed_handled": 7},
         ),
     ],
 )  # fmt: skip

@@ -23,6 +23,7 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from stream_app import compiled
+from stream_app.allocator import on_jemalloc
 from stream_app.contract import TOPIC_BY_ROLE, Rejection
 from stream_app.exposition import KpiCollector
 from stream_app.kpi.core import Outcome, PartitionCore
@@ -335,6 +336,7 @@ class KpiWorker:
             "last_batch_at": self.last_batch_at,
             "partitions": sorted(self.states.cores),
             "core": compiled.active(),  # compiled (mypyc) or pure Python (why)
+            "allocator": "jemalloc" if on_jemalloc() else "python",  # stream_app/allocator.py
             **self.trimmer.progress(),  # the last trim once caught up (memory.py)
         }
 

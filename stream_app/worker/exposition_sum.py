@@ -110,6 +110,7 @@ def merge_progress(answers: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "last_batch_at": latest("last_batch_at"),
         "partitions": sorted({p for a in answers for p in a["partitions"]}),
         "core": answers[0]["core"] if answers else None,
+        "allocator": answers[0].get("allocator") if answers else None,
         # every process has trimmed once caught up: what they held then, summed
         "trimmed_at": latest("trimmed_at") if all(t is not None for t in trims) else None,
         "trimmed_handled": sum(trims) if trims and all(t is not None for t in trims) else None,
