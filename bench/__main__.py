@@ -223,6 +223,7 @@ def main(argv: list[str] | None = None) -> int:
             worker, figures = single
             run.details["worker"] = figures
             worker_eps = figures["eps"]
+            out["worker_settings"]["allocator"] = figures["allocator"]
             if wp == 1:
                 one = figures
             loads = [0.25, 0.5, 0.75] if args.plots and not args.quick else [0.5]

@@ -115,6 +115,7 @@ def worker_throughput(
         "skipped": max(0, events - p["handled"]),
         "start_to_first_batch_s": p["first_batch_at"] - t0,
         "cpu_s": cpu_seconds(worker),
+        "allocator": p.get("allocator"),  # jemalloc or python (README.md, "Memory")
     }
 
 

@@ -23,6 +23,7 @@ import ctypes
 import ctypes.util
 import os
 import sys
+from collections.abc import Mapping, Sequence
 from typing import Literal
 
 Allocator = Literal["auto", "jemalloc", "python"]
@@ -67,6 +68,29 @@ def restart_environment(library: str, env: dict[str, str]) -> dict[str, str]:
         "MALLOC_CONF": env.get("MALLOC_CONF", MALLOC_CONF),
         RESTARTED: "1",
     }
+
+
+def choice_in(env: Mapping[str, str]) -> Allocator | None:
+    """``CS_ALLOCATOR`` of ``env`` (its name in any case, as the settings read it; unset:
+    ``auto``); None when it is none of the choices (the settings refuse it in one line)."""
+    value = next((v for k, v in env.items() if k.upper() == "CS_ALLOCATOR"), "auto")
+    return value if value in ("auto", "jemalloc", "python") else None  # type: ignore[return-value]
+
+
+def choose_at_start(argv: Sequence[str]) -> None:
+    """For ``stream-app worker`` (``argv``: the arguments after the program): start again
+    on the allocator ``CS_ALLOCATOR`` chooses, before anything else is imported; a
+    missing jemalloc the user asked for is one line and exit code 2."""
+    if argv[:1] != ["worker"]:
+        return
+    choice = choice_in(os.environ)
+    if choice is None:
+        return
+    try:
+        use_allocator(choice)
+    except AllocatorMissing as exc:
+        print(f"stream-app worker: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
 
 
 def use_allocator(choice: Allocator) -> None:

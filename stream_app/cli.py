@@ -47,14 +47,17 @@ def build_parser() -> Parser:
 
 
 def _settings_error(exc: Exception) -> str:
-    """One line of a pydantic ValidationError (a flag or a ``CS_`` variable)."""
+    """One line of a pydantic ValidationError (a flag or a ``CS_`` variable; the variable
+    alone for a setting without a flag)."""
+    from stream_app.commands.flags import WORKER_FLAGS
+
     errors = exc.errors()  # type: ignore[attr-defined]
     parts = []
     for err in errors[:3]:
         name = ".".join(str(p) for p in err.get("loc", ())) or "value"
+        flag = f"--{name.replace('_', '-')} or " if name in WORKER_FLAGS else ""
         parts.append(
-            f"setting {name} (--{name.replace('_', '-')} or CS_{name.upper()}) = "
-            f"{err.get('input')!r}: {err.get('msg')}"
+            f"setting {name} ({flag}CS_{name.upper()}) = {err.get('input')!r}: {err.get('msg')}"
         )
     more = f" (and {len(errors) - 3} more)" if len(errors) > 3 else ""
     return "; ".join(parts) + more

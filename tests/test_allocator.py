@@ -16,6 +16,8 @@ from stream_app.allocator import (
     MALLOC_CONF,
     RESTARTED,
     AllocatorMissing,
+    choice_in,
+    choose_at_start,
     restart_environment,
     use_allocator,
 )
@@ -116,6 +118,51 @@ def test_a_process_started_again_is_never_started_a_third_time(
     monkeypatch.setattr(allocator, "jemalloc_library", lambda: "libjemalloc.so.2")
     monkeypatch.setenv(RESTARTED, "1")
     use_allocator("auto")
+    assert execve == []
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "auto"),
+        ({"CS_ALLOCATOR": "python"}, "python"),
+        ({"cs_allocator": "jemalloc"}, "jemalloc"),  # the settings read names in any case
+        ({"CS_ALLOCATOR": "tcmalloc"}, None),  # the settings refuse it (one line, exit 2)
+        ({"CS_ALLOCATOR": "JEMALLOC"}, None),
+    ],
+)
+def test_the_choice_read_before_the_settings(env: dict[str, str], expected: str | None) -> None:
+    assert choice_in(env) == expected
+
+
+def test_only_the_worker_command_is_started_again(
+    execve: list[tuple[Any, ...]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(allocator, "jemalloc_library", lambda: "libjemalloc.so.2")
+    monkeypatch.delenv("CS_ALLOCATOR", raising=False)
+    for argv in (["replay", "x.jsonl"], ["run"], [], ["--help"]):
+        choose_at_start(argv)
+    monkeypatch.setenv("CS_ALLOCATOR", "bogus")
+    choose_at_start(["worker"])
+    assert execve == []
+    monkeypatch.setenv("CS_ALLOCATOR", "auto")
+    with pytest.raises(Exec):
+        choose_at_start(["worker", "--processes", "2"])
+    assert len(execve) == 1
+
+
+def test_a_missing_jemalloc_asked_for_is_one_line_and_exit_2(
+    execve: list[tuple[Any, ...]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setattr(allocator, "jemalloc_library", lambda: None)
+    monkeypatch.setenv("CS_ALLOCATOR", "jemalloc")
+    with pytest.raises(SystemExit) as stopped:
+        choose_at_start(["worker"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("stream-app worker: CS_ALLOCATOR=jemalloc")
     assert execve == []
 
 

@@ -129,6 +129,16 @@ def test_a_bad_environment_setting_is_one_line(
     assert "CS_PARTITIONS" in err[0] and "'several'" in err[0]
 
 
+def test_a_setting_without_a_flag_names_its_variable_alone(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CS_ALLOCATOR", "tcmalloc")
+    assert run_cli(["worker"]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "(CS_ALLOCATOR) = 'tcmalloc'" in line and "--allocator" not in line
+    assert "'auto', 'jemalloc' or 'python'" in line
+
+
 def _subparsers() -> dict[str, argparse.ArgumentParser]:
     parser = build_parser()
     action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from stream_app.allocator import jemalloc_library
 from stream_app.dev.broker import LocalKafka
 from tests.faults import create_for, cs_sum, dataset, diff, replayed, send
 from tests.worker_proc import WorkerProcess, handled, wait_for
@@ -59,6 +60,9 @@ def test_two_processes_one_port_equal_replay_through_a_kill(
         p = wait_for(lambda: both_own(worker), 120, "both processes own partitions")
         pids = [q["pid"] for q in p["processes"]]
         assert len(set(pids)) == 2 and worker.proc is not None and worker.proc.pid not in pids
+        if jemalloc_library() is not None:  # CS_ALLOCATOR=auto: the supervisor and each process
+            for pid in (worker.proc.pid, *pids):
+                assert "/libjemalloc.so" in Path(f"/proc/{pid}/maps").read_text()
         sent = send(kafka.bootstrap, worker, first)
         wait_for(lambda: handled(worker.metrics()) >= sent, 180, "first half")
         assert progress(worker)["handled"] == sent  # /progress sums the processes too

@@ -95,7 +95,7 @@ class WorkerProcess:
             [
                 sys.executable,
                 "-m",
-                "stream_app.cli",
+                "stream_app",
                 "worker",
                 "--loglevel",
                 os.environ.get("CS_TEST_LOGLEVEL", "warning"),

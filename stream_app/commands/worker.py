@@ -43,7 +43,7 @@ def cmd_worker(args: argparse.Namespace) -> int:
         except AllocatorMissing as exc:
             raise UsageError(str(exc)) from None
     if settings.processes > 1:  # the supervisor: no Faust, no Kafka in this process
-        command = [sys.executable, "-m", "stream_app.cli", *worker_argv(args)]
+        command = [sys.executable, "-m", "stream_app", *worker_argv(args)]
         return supervise(
             command, settings.processes, settings.web_host, settings.web_port, settings.data_dir
         )

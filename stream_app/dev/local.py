@@ -45,7 +45,7 @@ def _start_worker(settings: Settings, log: IO[bytes]) -> subprocess.Popen[bytes]
         }
     )
     return subprocess.Popen(
-        [sys.executable, "-m", "stream_app.cli", "worker"],
+        [sys.executable, "-m", "stream_app", "worker"],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
