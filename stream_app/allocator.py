@@ -4,7 +4,7 @@ CPython keeps its small objects in 1 MiB arenas and gives an arena back only onc
 object in it is freed. A backlog fills many arenas with transient objects (fetched
 records, decoded events, thawed keys) among which a few long-lived ones are made; once the
 backlog is applied the arenas stay resident for those few. Measured on 100,000 web
-visitors (BENCHMARKS.md, twelfth pass): ~27 MB of arenas held for ~5 MB of objects.
+visitors (BENCHMARKS.md, eleventh pass): ~27 MB of arenas held for ~5 MB of objects.
 jemalloc sorts blocks by size into slabs of a few pages and returns each page no block
 uses (:func:`stream_app.worker.memory.release_free_memory` asks it to at once): the
 worker then holds what its objects use.

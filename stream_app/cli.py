@@ -70,8 +70,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     from stream_app.produce import DeliveryFailed
 
     args = build_parser().parse_args(argv)
-    # run as the process's own command (not called by a test): it may replace the process
-    args.whole_process = argv is None
     prog = f"stream-app {args.command}"
     try:
         result: int = args.func(args)

@@ -6,7 +6,6 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from stream_app.commands.errors import UsageError
 from stream_app.commands.flags import WORKER_FLAGS, add_flags, overrides
 
 if TYPE_CHECKING:
@@ -32,16 +31,10 @@ def worker_argv(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_worker(args: argparse.Namespace) -> int:
-    from stream_app.allocator import AllocatorMissing, use_allocator
     from stream_app.settings import Settings
     from stream_app.worker.processes import die_with_supervisor, supervise
 
     settings = Settings(**overrides(args, list(WORKER_FLAGS)))
-    if getattr(args, "whole_process", False):  # may start the command again on jemalloc
-        try:
-            use_allocator(settings.allocator)
-        except AllocatorMissing as exc:
-            raise UsageError(str(exc)) from None
     if settings.processes > 1:  # the supervisor: no Faust, no Kafka in this process
         command = [sys.executable, "-m", "stream_app", *worker_argv(args)]
         return supervise(
