@@ -63,6 +63,7 @@ def test_two_processes_one_port_equal_replay_through_a_kill(
         if jemalloc_library() is not None:  # CS_ALLOCATOR=auto: the supervisor and each process
             for pid in (worker.proc.pid, *pids):
                 assert "/libjemalloc.so" in Path(f"/proc/{pid}/maps").read_text()
+            assert p["allocator"] == "jemalloc"  # and /progress says so
         sent = send(kafka.bootstrap, worker, first)
         wait_for(lambda: handled(worker.metrics()) >= sent, 180, "first half")
         assert progress(worker)["handled"] == sent  # /progress sums the processes too

@@ -23,7 +23,6 @@ from prometheus_client.core import CounterMetricFamily
 from prometheus_client.registry import Collector
 
 from stream_app import compiled
-from stream_app.allocator import on_jemalloc
 from stream_app.contract import TOPIC_BY_ROLE, Rejection
 from stream_app.exposition import KpiCollector
 from stream_app.kpi.core import Outcome, PartitionCore
@@ -36,7 +35,7 @@ from stream_app.worker.broker_auth import broker_credentials
 from stream_app.worker.deadletter import dead_letter_headers
 from stream_app.worker.fetch_errors import REASONS, RETRY_S, FetchError
 from stream_app.worker.lag import ConsumerLagCollector
-from stream_app.worker.memory import Trimmer, tune_allocator
+from stream_app.worker.memory import ALLOCATOR, Trimmer, tune_allocator
 from stream_app.worker.outage_log import watch_broker_outages
 from stream_app.worker.outbox import publish_outbox
 from stream_app.worker.partitions import mismatch_message
@@ -336,7 +335,7 @@ class KpiWorker:
             "last_batch_at": self.last_batch_at,
             "partitions": sorted(self.states.cores),
             "core": compiled.active(),  # compiled (mypyc) or pure Python (why)
-            "allocator": "jemalloc" if on_jemalloc() else "python",  # stream_app/allocator.py
+            "allocator": ALLOCATOR,  # jemalloc or python (stream_app/allocator.py)
             **self.trimmer.progress(),  # the last trim once caught up (memory.py)
         }
 

@@ -79,6 +79,8 @@ def _jemalloc() -> Any | None:
 
 
 _JEMALLOC = _jemalloc()
+#: the allocator this process runs on (``/progress`` says it)
+ALLOCATOR = "python" if _JEMALLOC is None else "jemalloc"
 
 
 def tune_allocator() -> bool:
