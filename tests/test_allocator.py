@@ -3,9 +3,10 @@ what environment, and what jemalloc gives back that CPython's allocator keeps.""
 
 from __future__ import annotations
 
-import subprocess
+import gc
+import json
+import os
 import sys
-import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,13 @@ from stream_app.allocator import (
     AllocatorMissing,
     choice_in,
     choose_at_start,
+    on_jemalloc,
     restart_environment,
     use_allocator,
 )
+from stream_app.worker.memory import release_free_memory
+from tests.helpers import in_fresh_interpreter, rss_mb
 
-ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = allocator.jemalloc_library()
 needs_jemalloc = pytest.mark.skipif(
     LIBRARY is None, reason="libjemalloc.so.2 is not installed (Debian: libjemalloc2)"
@@ -166,68 +169,46 @@ def test_a_missing_jemalloc_asked_for_is_one_line_and_exit_2(
     assert execve == []
 
 
-def _python(code: str, env: dict[str, str] | None = None) -> str:
-    import os
-
-    result = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        env={**os.environ, **(env or {})},
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=ROOT,
-        timeout=120,
-    )
-    return result.stdout
+def restarted() -> str:
+    """Print this process's id and whether it is on jemalloc, then ``use_allocator``: the
+    command starts again from the top, and prints once more before this returns."""
+    print(os.getpid(), on_jemalloc(), flush=True)
+    use_allocator("auto")
+    return f"{os.getpid()} {on_jemalloc()} {'libjemalloc' in Path('/proc/self/maps').read_text()}"
 
 
 @needs_jemalloc
 def test_the_command_starts_again_on_jemalloc_with_its_process_id() -> None:
-    out = _python(
-        """
-        import os
-        from stream_app.allocator import on_jemalloc, use_allocator
-        print(os.getpid(), on_jemalloc(), flush=True)
-        use_allocator("auto")
-        print(os.getpid(), on_jemalloc(), "libjemalloc" in open("/proc/self/maps").read())
-        """,
-        {"CS_ALLOCATOR_STARTED": "", "PYTHONMALLOC": ""},
-    ).splitlines()
+    out = in_fresh_interpreter(
+        "tests.test_allocator:restarted", {RESTARTED: "", "PYTHONMALLOC": ""}
+    )
     # the command ran twice in the same process: first as started, then on jemalloc
     pid = out[0].split()[0]
     assert out == [f"{pid} False", f"{pid} True", f"{pid} True True"]
 
 
-#: a backlog's pattern: many short-lived objects, one in 64 kept among them
-FRAGMENTED = """
-    import gc, json
-    from stream_app.worker.memory import release_free_memory
-
-    def rss():
-        for line in open("/proc/self/status"):
-            if line.startswith("VmRSS"):
-                return int(line.split()[1]) / 1024
-
-    base = rss()
-    kept, gone = [], []
+def fragmented() -> str:
+    """A backlog's pattern: many short-lived objects, one in 64 kept among them; RSS above
+    the start at the peak, once the others are freed, and after ``release_free_memory``."""
+    base = rss_mb()
+    kept: list[object] = []
+    gone: list[object] = []
     for i in range(400_000):
         (kept if i % 64 == 0 else gone).append({"k": i, "v": [i, str(i)]})
-    peak = rss() - base
+    peak = rss_mb() - base
     del gone
     gc.collect()
-    freed = rss() - base
+    freed = rss_mb() - base
     release_free_memory()
-    print(json.dumps({"peak": peak, "freed": freed, "released": rss() - base}))
-"""
+    return json.dumps({"peak": peak, "freed": freed, "released": rss_mb() - base})
 
 
 @needs_jemalloc
 def test_jemalloc_gives_back_what_cpythons_arenas_keep() -> None:
-    import json
-
     jemalloc = restart_environment(str(LIBRARY), {})
-    on_jemalloc = json.loads(_python(FRAGMENTED, jemalloc))
-    on_python = json.loads(_python(FRAGMENTED, {"PYTHONMALLOC": "pymalloc", "LD_PRELOAD": ""}))
+    python = {"PYTHONMALLOC": "pymalloc", "LD_PRELOAD": ""}
+    on_jemalloc = json.loads(in_fresh_interpreter("tests.test_allocator:fragmented", jemalloc)[-1])
+    on_python = json.loads(in_fresh_interpreter("tests.test_allocator:fragmented", python)[-1])
     # CPython's arenas: one object in 64 keeps nearly all of them (measured: 141 of 144 MB)
     assert on_python["released"] > 0.8 * on_python["peak"]
     # jemalloc, asked to purge, returns the pages no block uses (measured: 72 of 151 MB)

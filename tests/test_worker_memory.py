@@ -3,37 +3,21 @@ worker's Debian image and this machine use)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
 from stream_app.worker import memory
+from tests.helpers import in_fresh_interpreter, rss_mb
 
 pytestmark = pytest.mark.skipif(memory._LIBC is None, reason="not glibc")
 MB = 1024 * 1024
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def rss_mb() -> float:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
-def in_fresh_interpreter(name: str) -> float:
-    """Run ``name`` (a function of this module) in a new Python process and return what
-    it returns. What glibc does with a block depends on the heap's free space: in the
-    test session's process, after hundreds of tests, a 1 MB request is served from a freed
-    heap chunk and no threshold applies (a full run saw 5 MB of 48 come back)."""
-    code = f"from tests.test_worker_memory import {name}; print({name}())"
-    done = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
-    )
-    assert done.returncode == 0, done.stderr
-    return float(done.stdout.strip().splitlines()[-1])
+def fresh(name: str) -> float:
+    """What ``name`` (a function of this module) returns, run in a new Python process. What
+    glibc does with a block depends on the heap's free space: in the test session's
+    process, after hundreds of tests, a 1 MB request is served from a freed heap chunk and
+    no threshold applies (a full run saw 5 MB of 48 come back)."""
+    return float(in_fresh_interpreter(f"tests.test_worker_memory:{name}")[-1])
 
 
 def large_buffers_freed_mb() -> float:
@@ -72,11 +56,11 @@ def trimmed_heap_mb() -> float:
 
 
 def test_large_buffers_are_unmapped_when_freed() -> None:
-    assert in_fresh_interpreter("large_buffers_freed_mb") > 32
+    assert fresh("large_buffers_freed_mb") > 32
 
 
 def test_trim_returns_freed_heap_pages() -> None:
-    assert in_fresh_interpreter("trimmed_heap_mb") > 20
+    assert fresh("trimmed_heap_mb") > 20
 
 
 def test_trimmer_waits_its_interval_unless_forced(monkeypatch: pytest.MonkeyPatch) -> None:
