@@ -24,9 +24,11 @@ import ctypes.util
 import os
 import sys
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, get_args
 
 Allocator = Literal["auto", "jemalloc", "python"]
+#: the values of ``CS_ALLOCATOR`` (the settings' field has the same type)
+CHOICES: tuple[str, ...] = get_args(Allocator)
 
 #: jemalloc's settings unless ``MALLOC_CONF`` says otherwise: pages freed for a second are
 #: returned (they are reused at once in a backlog; an idle worker gives them back), and
@@ -74,7 +76,7 @@ def choice_in(env: Mapping[str, str]) -> Allocator | None:
     """``CS_ALLOCATOR`` of ``env`` (its name in any case, as the settings read it; unset:
     ``auto``); None when it is none of the choices (the settings refuse it in one line)."""
     value = next((v for k, v in env.items() if k.upper() == "CS_ALLOCATOR"), "auto")
-    return value if value in ("auto", "jemalloc", "python") else None  # type: ignore[return-value]
+    return value if value in CHOICES else None  # type: ignore[return-value]
 
 
 def choose_at_start(argv: Sequence[str]) -> None:

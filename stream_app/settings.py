@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, Field, SecretStr, create_model, field_validator
 
+from stream_app.allocator import Allocator
 from stream_app.contract import TOPIC_ROLES, TOPICS
 from stream_app.kpi.settings import KpiSettings
 
@@ -55,7 +56,7 @@ class Settings(KpiSettings, TopicSettings):
         description="worker processes of this command, one consumer group behind one port "
         "(auto: one per CPU; stream_app/worker/processes.py)",
     )
-    allocator: Literal["auto", "jemalloc", "python"] = Field(
+    allocator: Allocator = Field(
         "auto",
         description="memory allocator of `stream-app worker`: jemalloc for every object "
         "(auto: when libjemalloc.so.2 is installed; python: CPython's own), which returns "
