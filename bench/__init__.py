@@ -13,7 +13,9 @@ the share of each type is in ``details.dataset``):
   bench.quix);
 - ``replay_eps``: ``stream-app replay`` of the same events from JSONL, split over
   ``--processes 2`` when the CLI has the flag (``replay_processes`` says), and
-  ``replay_eps_single`` (bench.replay_cli);
+  ``replay_eps_single`` (bench.replay_cli), and ``replay_floor_eps``: the split replay
+  with the company group only (every line still read, decoded, validated and
+  deduplicated: the most a replay reaches by making the KPI groups cheaper);
 - ``freshness_*``: production -> visible in /progress and in /metrics at half the load;
 - ``rss_mb_per_100k_users``, ``rss_mb_per_100k_visitors``: VmRSS growth of a fresh worker
   (every group) from idle to HOLDING the state of 100k users / web visitors, read once it

@@ -260,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     out["replay_eps"] = replay["eps"] if replay else None
     out["replay_eps_single"] = replay["single_eps"] if replay else None
     out["replay_processes"] = replay["split"]["processes"] if replay else None
+    out["replay_floor_eps"] = replay["floor_eps"] if replay else None
     fr50 = run.details.get("freshness_50")
     out["freshness_rate_eps"] = fr50["rate_eps"] if fr50 else None
     out["freshness_p50_s"] = fr50["p50_s"] if fr50 else None

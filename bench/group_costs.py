@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from stream_app import compiled
-from stream_app.kpi.core import PartitionCore
+from stream_app.kpi.core import REPLAY_HOT_KEYS, PartitionCore
 from stream_app.kpi.registry import group_names
 from stream_app.kpi.settings import KpiSettings
 
@@ -31,7 +31,8 @@ ALL = "all"
 def per_line_us(lines: list[bytes], groups: str, until: float) -> float:
     """µs of CPU per line for ``groups`` (:data:`ALL`, names, or :data:`PARSE`: the parser
     alone)."""
-    core = PartitionCore(KpiSettings() if groups in (ALL, PARSE) else KpiSettings(groups=groups))
+    settings = KpiSettings() if groups in (ALL, PARSE) else KpiSettings(groups=groups)
+    core = PartitionCore(settings, hot_keys=REPLAY_HOT_KEYS)
     started = time.process_time()
     if groups == PARSE:
         parse = core.parser.parse

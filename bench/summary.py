@@ -103,7 +103,8 @@ def render(out: dict[str, Any]) -> str:
         f"  replay   `stream-app replay` of the JSONL file (no Kafka), "
         f"{d.get('replay', {}).get('mode', '?')} ... {_n(out['replay_eps'])}; single process "
         f"... {_n(out.get('replay_eps_single'))} (same exposition: "
-        f"{d.get('replay', {}).get('same_output', 'n/a')})",
+        f"{d.get('replay', {}).get('same_output', 'n/a')}); with the company group only "
+        f"(parsing, dedupe and keys' state: the floor) ... {_n(out.get('replay_floor_eps'))}",
         f"  2 workers, one group (4 partitions) ... {_n(out['scale_2_workers_eps'])} = "
         f"{_n(out['scale_2_workers'])} x one single-process worker; the broker and both "
         f"workers share {m['cpus']} cores; includes the rebalance when the 2nd joins "

@@ -19,7 +19,7 @@ import orjson
 
 from stream_app.contract import Rejection
 from stream_app.exposition import render
-from stream_app.kpi.core import Outcome, PartitionCore
+from stream_app.kpi.core import REPLAY_HOT_KEYS, Outcome, PartitionCore
 from stream_app.kpi.families import Family
 from stream_app.kpi.settings import KpiSettings
 from stream_app.replay_progress import Progress
@@ -80,7 +80,7 @@ def replay(
     ``progress`` is told the bytes and lines read every :data:`PROGRESS_EVERY` lines;
     ``rejects`` gets every rejected line with its file and line number."""
     settings = settings or KpiSettings()
-    core = PartitionCore(settings)
+    core = PartitionCore(settings, hot_keys=REPLAY_HOT_KEYS)
     until = as_of.timestamp() if as_of is not None else None
     started = time.monotonic()
     lines = 0
@@ -213,7 +213,7 @@ def replay_steps(
     files = [Path(p) for p in paths]
     started = time.monotonic()
     parse_step(step)  # a bad step is a user error before any work
-    core = PartitionCore(settings)
+    core = PartitionCore(settings, hot_keys=REPLAY_HOT_KEYS)
     found = scan(files, core.event_us, core.ingest, progress)
     if start is None:
         if found.first_us is None:

@@ -57,7 +57,7 @@ from prometheus_client.registry import Collector
 
 from stream_app.contract import TYPE_KEY, Rejection, parse_event
 from stream_app.exposition import to_metric
-from stream_app.kpi.core import Outcome, PartitionCore
+from stream_app.kpi.core import REPLAY_HOT_KEYS, Outcome, PartitionCore
 from stream_app.kpi.families import Family, Labels
 from stream_app.kpi.settings import KpiSettings
 from stream_app.murmur2 import partition_of as contract_partition
@@ -166,7 +166,7 @@ class _Applier:
     """One share's core and what it reports, fed one line at a time (in line order)."""
 
     def __init__(self, settings: KpiSettings, until: float | None, keep_rejects: bool) -> None:
-        self.core = PartitionCore(settings)
+        self.core = PartitionCore(settings, hot_keys=REPLAY_HOT_KEYS)
         self.until = until
         self.keep_rejects = keep_rejects
         self.check_clock = until is None

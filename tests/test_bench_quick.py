@@ -31,6 +31,7 @@ POSITIVE = [
     "quix_eps",
     "replay_eps",
     "replay_eps_single",
+    "replay_floor_eps",
     "freshness_p50_s",
     "freshness_p99_s",
     "freshness_metrics_p99_s",
@@ -84,6 +85,9 @@ def test_bench_quick(tmp_path: Path) -> None:
     replay = figures["details"]["replay"]
     assert replay["same_output"] is True  # split or not, the same exposition byte for byte
     assert replay["split"]["lines"] == replay["single"]["lines"] == figures["events"]
+    # the floor: the same lines, the company group only
+    assert replay["floor"]["lines"] == figures["events"]
+    assert replay["floor"]["groups"] == "company"
     # the dataset: every topic, page views the most frequent type, shares that add up
     dataset = figures["details"]["dataset"]
     assert dataset["events"] == figures["events"]

@@ -26,7 +26,9 @@ from stream_app.commands.replay import summary_line
 from stream_app.contract import TYPE_KEY, Rejection, parse_event
 from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl
+from stream_app.kpi.core import HOT_KEYS, REPLAY_HOT_KEYS, PartitionCore
 from stream_app.kpi.families import Family
+from stream_app.kpi.groups.web.group import WebGroup
 from stream_app.kpi.settings import KpiSettings
 from stream_app.replay import RejectsWriter, replay
 from stream_app.replay_split import (
@@ -96,6 +98,26 @@ def test_a_split_replay_with_some_groups_and_another_timezone(dataset: Path) -> 
     split = replay_split([dataset], settings, processes=2)
     assert split.processes == 2
     assert split.exposition() == render([one.core], one.as_of)
+
+
+def test_a_replay_keeps_more_keys_thawed_than_a_worker_and_counts_the_same(
+    dataset: Path,
+) -> None:
+    """A replay's core keeps :data:`REPLAY_HOT_KEYS` visitors thawed, a worker's
+    :data:`HOT_KEYS`: a core that freezes a visitor after every other one's event gives
+    the replay's exposition byte for byte."""
+    one = replay([dataset], KpiSettings())
+    assert one.core.hot_keys == REPLAY_HOT_KEYS > HOT_KEYS
+    web = one.core.group("web")
+    assert isinstance(web, WebGroup)
+    assert web.hot_visitors == REPLAY_HOT_KEYS
+    tight = PartitionCore(KpiSettings(), hot_keys=1)
+    for line in dataset.read_bytes().splitlines():
+        if line.strip():
+            tight.ingest_line(line.strip(), tight.max_ts, None)
+    tight.settle()
+    assert tight.frozen["visitor_id"]  # it froze visitors
+    assert render([tight], one.as_of) == render([one.core], one.as_of)
 
 
 def test_every_share_holds_whole_partitions(dataset: Path) -> None:

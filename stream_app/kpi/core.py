@@ -44,6 +44,15 @@ STORE_SEPARATOR: Final = ":"
 #: visitors in one process: 42 MB committed every 30,000 events, 58 every 100,000, 38
 #: every 5,000)
 HOT_KEYS = 2048
+#: the same bound in a replay (``stream-app replay``: :class:`PartitionCore`'s
+#: ``hot_keys``, which the web group's bound of unpacked visitors follows): no commits
+#: there, and its state goes at its end, so it trades memory for CPU. A visitor back
+#: after more than the bound's other keys is frozen and thawed again (its sessions
+#: published and packed, its dedupe ids packed). On a 30-day bench dataset (1,683,809
+#: lines, 44,425 visitors; 3 alternated pairs) one process spent 17.0–22.5 µs of CPU a
+#: line at 2,048 and 13.8–16.5 at 16,384 (0.71–0.81 of it), for 40 MB more resident
+#: (178 -> 218 MB); BENCHMARKS.md, thirteenth pass
+REPLAY_HOT_KEYS = 16_384
 
 _APPLIED: Final = Outcome.APPLIED
 _REDELIVERED: Final = Outcome.REDELIVERED
@@ -107,7 +116,7 @@ def store_key(key_field: str, key: str) -> str:
 class PartitionCore:
     """KPI state of one partition (or of a whole replay)."""
 
-    def __init__(self, settings: KpiSettings, partition: int = 0) -> None:
+    def __init__(self, settings: KpiSettings, partition: int = 0, hot_keys: int = HOT_KEYS) -> None:
         self.settings = settings
         self.partition = partition
         self.tz = settings.tz
@@ -147,7 +156,9 @@ class PartitionCore:
         self.frozen: dict[str, FrozenStore] = {f: FrozenStore() for f in self.freezers}
         #: key field in :attr:`freezers` -> its keys kept thawed (see :data:`HOT_KEYS`)
         self.thawed: dict[str, dict[str, None]] = {f: {} for f in self.freezers}
-        self.hot_keys: int = HOT_KEYS
+        self.hot_keys: int = hot_keys
+        for group, _cell in (pair for pairs in self.freezers.values() for pair in pairs):
+            group.keep_thawed(hot_keys)
         #: for a field in :attr:`freezers`, the keys changed since the last
         #: :meth:`take_dirty` (not their states: a changed key may be frozen before its
         #: record is taken, and its state's objects are then freed)

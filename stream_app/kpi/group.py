@@ -123,6 +123,11 @@ class KpiGroup(ABC, Generic[S]):
         holds it, tagged with :meth:`idle_day`, and :meth:`idle_before` finds it there)."""
         return None
 
+    def keep_thawed(self, keys: int) -> None:
+        """The core keeps up to ``keys`` keys of a freezing group thawed (its ``hot_keys``,
+        told once, at its start): a group that also packs the keys it changed may keep as
+        many unpacked."""
+
     def thaw(self, key: str, raw: Any, stored: bool) -> S:
         """Inverse of :meth:`freeze` (the aggregates already hold the slice). ``stored``:
         the core keeps the thawed key from now on (it is indexed again), not only reads it."""

@@ -13,8 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from stream_app.exposition import render
-from stream_app.kpi.core import Outcome, PartitionCore
-from stream_app.kpi.groups.web.group import WebGroup
+from stream_app.kpi.core import HOT_KEYS, REPLAY_HOT_KEYS, Outcome, PartitionCore
+from stream_app.kpi.groups.web.group import HOT_VISITORS, WebGroup
 from stream_app.kpi.groups.web.sessions import (
     CODES,
     WebEvent,
@@ -605,6 +605,20 @@ def test_visitor_view_of_the_worker_api() -> None:
 
 
 @pytest.mark.parametrize(
+    ("hot_keys", "hot_visitors"),
+    [(1, HOT_VISITORS), (HOT_KEYS, HOT_VISITORS), (REPLAY_HOT_KEYS, REPLAY_HOT_KEYS)],
+)
+def test_the_group_keeps_unpacked_what_the_core_keeps_thawed(
+    hot_keys: int, hot_visitors: int
+) -> None:
+    """The group packs changed visitors past :data:`HOT_VISITORS`, or past the core's bound
+    of thawed visitors when that is higher (a replay's): not earlier than the core."""
+    web = PartitionCore(KpiSettings(), hot_keys=hot_keys).group("web")
+    assert isinstance(web, WebGroup)
+    assert web.hot_visitors == hot_visitors
+
+
+@pytest.mark.parametrize(
     ("order", "packed_early"),
     [
         (["a", "b", "c"], {"a"}),  # the one changed first
@@ -619,15 +633,13 @@ def test_past_the_hot_visitors_the_least_recently_changed_is_packed_first(
     """Between two settles at most ``HOT_VISITORS`` visitors stay unpacked (what a backlog
     holds at once); past it, the visitor changed least recently is settled and packed, so a
     visitor still in its visit stays unpacked instead of being packed and unpacked again."""
-    from unittest import mock
-
-    from stream_app.kpi.groups.web import group as group_module
-
     core = PartitionCore(KpiSettings())
-    with mock.patch.object(group_module, "HOT_VISITORS", 2):
-        for i, visitor in enumerate(order):
-            ts = (T + timedelta(minutes=i)).isoformat()
-            assert core.ingest(pv(f"e{i}", ts, visitor=visitor))[0] is Outcome.APPLIED
+    web = core.group("web")
+    assert isinstance(web, WebGroup)
+    web.hot_visitors = 2
+    for i, visitor in enumerate(order):
+        ts = (T + timedelta(minutes=i)).isoformat()
+        assert core.ingest(pv(f"e{i}", ts, visitor=visitor))[0] is Outcome.APPLIED
     states = {v: core.state("visitor_id", v).groups["web"] for v in set(order)}
     assert {v for v, s in states.items() if s.packed is not None} == packed_early
     core.settle()

@@ -110,6 +110,9 @@ class WebGroup(KpiGroup[WebState]):
         #: sessions go into the day counts there), and the published sessions replaced or
         #: dropped since (their figures leave the day counts there)
         self.changed: dict[str, WebState] = {}
+        #: visitors kept unpacked between two settles (:data:`HOT_VISITORS`, or the core's
+        #: bound of thawed visitors when higher: :meth:`keep_thawed`)
+        self.hot_visitors = HOT_VISITORS
         self.removed: list[Session] = []
         self._names: dict[str, str] = {}
         #: thawed visitors by their latest day (to forget idle ones without scanning them
@@ -135,6 +138,11 @@ class WebGroup(KpiGroup[WebState]):
 
     def new(self) -> WebState:
         return WebState()
+
+    def keep_thawed(self, keys: int) -> None:
+        # a visitor the core keeps thawed is not packed earlier by the group: a replay
+        # keeping more visitors thawed packs and unpacks them as seldom
+        self.hot_visitors = max(HOT_VISITORS, keys)
 
     # -- updates ------------------------------------------------------------------
     def apply(self, key: str, state: WebState, event: Event, day: int) -> None:
@@ -199,7 +207,7 @@ class WebGroup(KpiGroup[WebState]):
     def _changed(self, key: str, state: WebState) -> None:
         changed = self.changed
         changed[key] = state
-        if len(changed) > HOT_VISITORS:  # settle the visitor changed least recently
+        if len(changed) > self.hot_visitors:  # settle the visitor changed least recently
             first = next(iter(changed))
             self._publish(changed.pop(first))
 
