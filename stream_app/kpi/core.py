@@ -49,7 +49,7 @@ HOT_KEYS = 2048
 #: there, and its state goes at its end, so it trades memory for CPU. A visitor back
 #: after more than the bound's other keys is frozen and thawed again (its sessions
 #: published and packed, its dedupe ids packed). On a 30-day bench dataset (1,683,809
-#: lines, 44,425 visitors; 3 alternated pairs) one process spent 17.0–22.5 µs of CPU a
+#: lines, 44,425 visitors; 3 alternated rounds) one process spent 17.0–22.5 µs of CPU a
 #: line at 2,048 and 13.8–16.5 at 16,384 (0.71–0.81 of it), for 40 MB more resident
 #: (178 -> 218 MB); BENCHMARKS.md, thirteenth pass
 REPLAY_HOT_KEYS = 16_384
@@ -157,7 +157,7 @@ class PartitionCore:
         #: key field in :attr:`freezers` -> its keys kept thawed (see :data:`HOT_KEYS`)
         self.thawed: dict[str, dict[str, None]] = {f: {} for f in self.freezers}
         self.hot_keys: int = hot_keys
-        for group, _cell in (pair for pairs in self.freezers.values() for pair in pairs):
+        for group in self.groups:
             group.keep_thawed(hot_keys)
         #: for a field in :attr:`freezers`, the keys changed since the last
         #: :meth:`take_dirty` (not their states: a changed key may be frozen before its

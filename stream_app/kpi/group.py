@@ -124,9 +124,9 @@ class KpiGroup(ABC, Generic[S]):
         return None
 
     def keep_thawed(self, keys: int) -> None:
-        """The core keeps up to ``keys`` keys of a freezing group thawed (its ``hot_keys``,
-        told once, at its start): a group that also packs the keys it changed may keep as
-        many unpacked."""
+        """The core keeps up to ``keys`` keys of a freezing group's field thawed (its
+        ``hot_keys``, told every group once, at its start): a group that also packs the
+        keys it changed may keep as many unpacked."""
 
     def thaw(self, key: str, raw: Any, stored: bool) -> S:
         """Inverse of :meth:`freeze` (the aggregates already hold the slice). ``stored``:
