@@ -36,6 +36,7 @@ COMPILED = (
     "stream_app/kpi/**/*.py",
     "stream_app/timeutil.py",
     "stream_app/replay.py",  # its read loop (replay only; the worker shell stays pure)
+    "stream_app/replay_share.py",  # a share's read loop (replay --processes N)
     "stream_app/contract/fast.py",
     "stream_app/contract/kinds.py",
     "stream_app/murmur2.py",  # the key -> partition hash (worker routing, replay split)

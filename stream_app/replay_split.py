@@ -12,6 +12,10 @@ input that can be read only once (a pipe): the parent reads each line once, find
 key the same way and sends the line, in chunks, to its process. Then the parent merges:
 counts, and families in the order one core would list them (:func:`merge_in_order`).
 
+A share's loop (reading, finding keys, applying its lines, the lateness blocks) is
+:mod:`stream_app.replay_share`, compiled with the core; this module starts the processes,
+deals a pipe's lines and merges the shares' reports.
+
 Reading in every process beat the dealing parent once a share's own lines were no
 longer decoded twice (measured: README.md, "Replay on several processes"): the parent's
 dealing cost as much CPU as a second decoding of every line, on a third process.
@@ -55,44 +59,27 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from stream_app.contract import TYPE_KEY, Rejection, parse_event
+from stream_app.contract import TYPE_KEY, Rejection
 from stream_app.exposition import to_metric
-from stream_app.kpi.core import REPLAY_HOT_KEYS, Outcome, PartitionCore
+from stream_app.kpi.core import PartitionCore
 from stream_app.kpi.families import Family, Labels
 from stream_app.kpi.settings import KpiSettings
 from stream_app.murmur2 import partition_of as contract_partition
 from stream_app.replay import PROGRESS_EVERY, RejectsWriter, ReplayResult, replay
 from stream_app.replay_progress import Progress
+from stream_app.replay_share import (
+    NO_TS,
+    NONE_TS,
+    ShareApplier,
+    message_key,
+    read_share,
+)
 
-#: lines of one block of the lateness check (a few numbers per block and process)
-BLOCK_LINES = 4096
 #: lines of one message from the parent to a share
 CHUNK_LINES = 2048
 #: below this many input bytes ``--processes auto`` replays on one process: starting the
 #: others costs more than it saves
 AUTO_MIN_BYTES = 8 * 1024 * 1024
-_NONE_TS = float("-inf")
-_NO_TS = float("inf")
-
-
-def message_key(raw: bytes) -> str | None:
-    """The value of the key field of ``raw``'s topic (None when there is none to read:
-    the line is invalid, and any process may reject it). Reads the JSON as the core's
-    parser reads it (orjson; pydantic's JSON for what orjson refuses), so a valid event
-    always goes to the process of its key."""
-    try:
-        d = orjson.loads(raw)
-    except ValueError:
-        model = parse_event(raw)
-        if isinstance(model, Rejection):
-            return None
-        d = {"type": model.type, **model.model_dump()}
-    if type(d) is not dict:
-        return None
-    kind = d.get("type")
-    field_ = TYPE_KEY.get(kind) if type(kind) is str else None
-    key = d.get(field_) if field_ is not None else None
-    return key if type(key) is str else None
 
 
 def is_splittable(paths: Sequence[Path]) -> bool:
@@ -162,69 +149,11 @@ class _Share:
 _Chunk = tuple[int, bytes, bytes, bytes]
 
 
-class _Applier:
-    """One share's core and what it reports, fed one line at a time (in line order)."""
-
-    def __init__(self, settings: KpiSettings, until: float | None, keep_rejects: bool) -> None:
-        self.core = PartitionCore(settings, hot_keys=REPLAY_HOT_KEYS)
-        self.until = until
-        self.keep_rejects = keep_rejects
-        self.check_clock = until is None
-        self.first_seen: dict[str, int] = {}
-        self.blocks: list[tuple[int, float, float]] = []
-        self.rejects: list[tuple[int, int, Rejection, bytes]] = []
-        self.block = -1
-        self.oldest = _NO_TS
-
-    def line(
-        self, file_index: int, number: int, lineno: int, raw: bytes, decoded: object = None
-    ) -> None:
-        """Apply line ``number`` (over all files; ``lineno`` in its file); ``decoded``:
-        ``orjson.loads(raw)`` when the caller has it."""
-        core = self.core
-        until = self.until
-        if self.check_clock and (number - 1) // BLOCK_LINES != self.block:
-            if self.block >= 0:
-                self.blocks.append((self.block, _ts(core), self.oldest))
-            self.block, self.oldest = (number - 1) // BLOCK_LINES, _NO_TS
-        now = until if until is not None else core.max_ts
-        outcome, detail = core.ingest_line(raw, now, until, decoded)
-        if outcome is Outcome.REJECTED:
-            assert type(detail) is Rejection
-            reason = detail.reason
-            if reason not in self.first_seen:
-                self.first_seen[reason] = number
-            if self.keep_rejects:
-                self.rejects.append((file_index, lineno, detail, raw))
-            if self.check_clock and reason != "too_late":
-                parsed = core.parser.parse(raw)  # past the clock: a group refused it
-                if type(parsed) is not Rejection:
-                    self.oldest = min(self.oldest, parsed[0].us / 1_000_000)  # type: ignore[index]
-        elif self.check_clock:
-            self.oldest = min(self.oldest, detail.us / 1_000_000)  # type: ignore[union-attr]
-
-    def finish(self, lines: int = 0) -> tuple[PartitionCore, _Share]:
-        core = self.core
-        if self.block >= 0:
-            self.blocks.append((self.block, _ts(core), self.oldest))
-        core.settle()
-        share = _Share(
-            max_ts=core.max_ts,
-            type_counts=dict(core.type_counts),
-            duplicates=core.duplicates,
-            rejected={r: (n, self.first_seen.get(r, 0)) for r, n in core.rejected.items() if n},
-            blocks=self.blocks,
-            rejects=self.rejects,
-            lines=lines,
-        )
-        return core, share
-
-
 def _apply_share(
     conn: Connection, settings: KpiSettings, until: float | None, keep_rejects: bool
 ) -> tuple[PartitionCore, _Share]:
     """Apply the chunks the parent sends (until None) to one core."""
-    applier = _Applier(settings, until, keep_rejects)
+    applier = ShareApplier(settings, until, keep_rejects)
     line = applier.line
     while True:
         chunk: _Chunk | None = conn.recv()
@@ -236,7 +165,22 @@ def _apply_share(
         linenos.frombytes(lineno_bytes)
         for raw, number, lineno in zip(payload.split(b"\n"), numbers, linenos, strict=True):
             line(file_index, number, lineno, raw)
-    return applier.finish()
+    return _finish(applier)
+
+
+def _finish(applier: ShareApplier, lines: int = 0) -> tuple[PartitionCore, _Share]:
+    """Settle a share's core and make its report."""
+    core = applier.finish()
+    share = _Share(
+        max_ts=core.max_ts,
+        type_counts=dict(core.type_counts),
+        duplicates=core.duplicates,
+        rejected={r: (n, applier.first_seen.get(r, 0)) for r, n in core.rejected.items() if n},
+        blocks=applier.blocks,
+        rejects=applier.rejects,
+        lines=lines,
+    )
+    return core, share
 
 
 @dataclass
@@ -255,53 +199,14 @@ class _Reading:
 def _read_share(
     reading: _Reading, settings: KpiSettings, until: float | None, keep_rejects: bool
 ) -> tuple[PartitionCore, _Share]:
-    """Read every line of the files, find its key (``orjson.loads``, what the core's
-    parser does first) and apply the lines of this share's partitions, handing the core
-    the decoded line (so a line of this share is decoded once)."""
-    applier = _Applier(settings, until, keep_rejects)
-    line = applier.line
-    index, n, partitions = reading.index, reading.processes, reading.partitions
-    shown = reading.progress if index == 0 else None
-    owners: dict[str | None, int] = {None: 0}  # no key: the first process
-    loads = orjson.loads
-    key_fields = TYPE_KEY
-    lines = 0
-    done = 0  # bytes of the files before this one
-    for file_index, path in enumerate(reading.files):
-        with path.open("rb") as fh:
-            for lineno, text in enumerate(fh, 1):
-                raw = text.strip()
-                if not raw:
-                    continue
-                lines += 1
-                if shown is not None and lines % PROGRESS_EVERY == 0:
-                    shown[0], shown[1] = done + fh.tell(), lines
-                try:  # message_key(raw), inlined
-                    d = loads(raw)
-                except ValueError:
-                    key, d = message_key(raw), None
-                else:
-                    try:  # a KeyError or TypeError: no key to read (junk: any share)
-                        key = d[key_fields[d["type"]]]
-                    except (KeyError, TypeError):
-                        key = None
-                    if type(key) is not str:
-                        key = None
-                try:
-                    owner = owners[key]
-                except KeyError:
-                    owner = owners[key] = contract_partition(key.encode(), partitions) % n  # type: ignore[union-attr]
-                if owner == index:
-                    line(file_index, lines, lineno, raw, d)
-            done += fh.tell()
-    if shown is not None:
-        shown[0], shown[1] = done, lines
-    return applier.finish(lines)
-
-
-def _ts(core: PartitionCore) -> float:
-    ts = core.max_ts
-    return _NONE_TS if ts is None else ts
+    """Read every line of the files and apply those of this share's partitions
+    (:func:`stream_app.replay_share.read_share`)."""
+    applier = ShareApplier(settings, until, keep_rejects)
+    shown = reading.progress if reading.index == 0 else None
+    lines = read_share(
+        applier, reading.files, reading.index, reading.processes, reading.partitions, shown
+    )
+    return _finish(applier, lines)
 
 
 def _child(
@@ -576,9 +481,9 @@ def _clock_disagrees(shares: list[_Share], settings: KpiSettings) -> bool:
     limit = settings.max_lateness_days * 86400.0
     touched = sorted({b for s in shares for b, _, _ in s.blocks})
     at = [0] * len(shares)
-    clocks = [_NONE_TS] * len(shares)
+    clocks = [NONE_TS] * len(shares)
     for block in touched:
-        oldest = _NO_TS
+        oldest = NO_TS
         for i, s in enumerate(shares):
             while at[i] < len(s.blocks) and s.blocks[at[i]][0] <= block:
                 if s.blocks[at[i]][0] == block:

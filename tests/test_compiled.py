@@ -52,16 +52,18 @@ def _env(pure: bool, **extra: str) -> dict[str, str]:
     return env
 
 
-def _replay(data: Path, out: Path, pure: bool) -> str:
-    """Runs ``stream-app replay``; returns its summary line."""
+def _replay(data: Path, out: Path, pure: bool, processes: int = 1) -> str:
+    """Runs ``stream-app replay`` (on ``processes`` processes); returns its summary line."""
+    cmd = [sys.executable, "-m", "stream_app.cli", "replay", "--out", str(out), str(data)]
     done = subprocess.run(
-        [sys.executable, "-m", "stream_app.cli", "replay", "--out", str(out), str(data)],
+        [*cmd, "--processes", str(processes)],
         env=_env(pure),
         capture_output=True,
         text=True,
         check=True,
         cwd=ROOT,
     )
+    assert "on one process" not in done.stderr, done.stderr  # split when asked to
     return next(line for line in done.stderr.splitlines() if " lines in " in line)
 
 
@@ -75,16 +77,18 @@ def _replay(data: Path, out: Path, pure: bool) -> str:
     ],
     ids=["duplicates+late-web", "invalid"],
 )
+# on 2 processes each share reads the file in the compiled loop of stream_app.replay_share
+@pytest.mark.parametrize("processes", [1, 2])
 def test_replay_is_byte_identical_compiled_and_pure(
-    build: Path, tmp_path: Path, config: GeneratorConfig
+    build: Path, tmp_path: Path, config: GeneratorConfig, processes: int
 ) -> None:
     data = tmp_path / "events.jsonl"
     write_jsonl(generate_history(config), data)
     types = {json.loads(line).get("type") for line in data.read_text().splitlines()}
     # every group gets events
     assert all(set(cls.types) & types for cls in GROUP_CLASSES), types
-    compiled = _replay(data, tmp_path / "compiled.prom", pure=False)
-    pure = _replay(data, tmp_path / "pure.prom", pure=True)
+    compiled = _replay(data, tmp_path / "compiled.prom", pure=False, processes=processes)
+    pure = _replay(data, tmp_path / "pure.prom", pure=True, processes=processes)
     assert compiled.endswith("; core: compiled (mypyc)"), compiled
     assert pure.endswith(f"; core: pure Python ({PURE_ENV}=1)"), pure
     assert (tmp_path / "compiled.prom").read_bytes() == (tmp_path / "pure.prom").read_bytes()
