@@ -53,6 +53,26 @@ def _key_of(d: object) -> str | None:
     return key if type(key) is str else None
 
 
+def route(
+    raw: bytes, owners: dict[str | None, int], partitions: int, processes: int
+) -> tuple[int, Any]:
+    """The share of line ``raw`` (its key's partition ``p``, as the producers place it,
+    is held by share ``p % processes``; a line without a key to read goes to share 0) and
+    ``orjson.loads(raw)`` (None when orjson refuses it): :func:`message_key` without
+    decoding twice. ``owners`` (key -> share) is the caller's cache, holding None: 0."""
+    d: Any
+    try:
+        d = orjson.loads(raw)
+    except ValueError:
+        key, d = message_key(raw), None
+    else:
+        key = _key_of(d)
+    owner = owners.get(key)
+    if owner is None:
+        owner = owners[key] = partition_of(key.encode(), partitions) % processes  # type: ignore[union-attr]
+    return owner, d
+
+
 def clock(core: PartitionCore) -> float:
     """A core's lateness clock (:data:`NONE_TS` before any event)."""
     ts = core.max_ts
@@ -135,8 +155,6 @@ def read_share(
     once); returns the non-blank lines read. ``progress`` (share 0's, or None): a shared
     ``array("q", 2)`` set to the bytes and lines read every :data:`PROGRESS_EVERY` lines."""
     owners: dict[str | None, int] = {None: 0}  # no key: the first process
-    loads = orjson.loads
-    key_fields = TYPE_KEY
     lines = 0
     done = 0  # bytes of the files before this one
     for file_index, path in enumerate(files):
@@ -150,22 +168,7 @@ def read_share(
                 lines += 1
                 if progress is not None and lines % PROGRESS_EVERY == 0:
                     progress[0], progress[1] = done + fh.tell(), lines
-                d: Any
-                key: Any
-                try:  # message_key(raw), inlined
-                    d = loads(raw)
-                except ValueError:
-                    key, d = message_key(raw), None
-                else:
-                    try:  # a KeyError or TypeError: no key to read (junk: any share)
-                        key = d[key_fields[d["type"]]]
-                    except (KeyError, TypeError):
-                        key = None
-                    if type(key) is not str:
-                        key = None
-                owner = owners.get(key)
-                if owner is None:
-                    owner = owners[key] = partition_of(key.encode(), partitions) % processes
+                owner, d = route(raw, owners, partitions, processes)
                 if owner == index:
                     applier.line(file_index, lines, lineno, raw, d)
             done += fh.tell()

@@ -54,25 +54,23 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
-import orjson
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.metrics_core import Metric
 from prometheus_client.registry import Collector
 
-from stream_app.contract import TYPE_KEY, Rejection
+from stream_app.contract import Rejection
 from stream_app.exposition import to_metric
 from stream_app.kpi.core import PartitionCore
 from stream_app.kpi.families import Family, Labels
 from stream_app.kpi.settings import KpiSettings
-from stream_app.murmur2 import partition_of as contract_partition
 from stream_app.replay import PROGRESS_EVERY, RejectsWriter, ReplayResult, replay
 from stream_app.replay_progress import Progress
 from stream_app.replay_share import (
     NO_TS,
     NONE_TS,
     ShareApplier,
-    message_key,
     read_share,
+    route,
 )
 
 #: lines of one message from the parent to a share
@@ -258,8 +256,6 @@ class _Dealer:
         """Send every non-blank line of ``files``; returns how many there were."""
         n = len(self.conns)
         owners, partitions = self.owners, self.partitions
-        loads = orjson.loads
-        key_fields = TYPE_KEY
         lines = 0
         done = 0
         for file_index, path in enumerate(files):
@@ -271,21 +267,7 @@ class _Dealer:
                     if not raw:
                         continue
                     lines += 1
-                    try:  # message_key(raw), inlined
-                        d = loads(raw)
-                    except ValueError:
-                        key = message_key(raw)
-                    else:
-                        try:  # a KeyError or TypeError: no key to read (junk: any share)
-                            key = d[key_fields[d["type"]]]
-                        except (KeyError, TypeError):
-                            key = None
-                        if type(key) is not str:
-                            key = None
-                    try:
-                        owner = owners[key]
-                    except KeyError:
-                        owner = owners[key] = contract_partition(key.encode(), partitions) % n  # type: ignore[union-attr]
+                    owner, _ = route(raw, owners, partitions, n)
                     bucket = self.lines[owner]
                     bucket.append(raw)
                     self.numbers[owner].append(lines)

@@ -18,7 +18,7 @@ from stream_app.exposition import render
 from stream_app.generator import GeneratorConfig, generate_history, write_jsonl
 from stream_app.kpi.settings import KpiSettings
 from stream_app.replay import replay
-from stream_app.replay_split import message_key
+from stream_app.replay_share import message_key
 from stream_app.settings import Settings
 from stream_app.worker.exposition_sum import merge_expositions, merge_progress
 from tests.helpers import samples

@@ -31,11 +31,11 @@ from stream_app.kpi.families import Family
 from stream_app.kpi.groups.web.group import WebGroup
 from stream_app.kpi.settings import KpiSettings
 from stream_app.replay import RejectsWriter, replay
+from stream_app.replay_share import message_key
 from stream_app.replay_split import (
     SplitResult,
     auto_processes,
     merge_in_order,
-    message_key,
     replay_split,
 )
 from stream_app.worker.routing import contract_partition
